@@ -1,0 +1,213 @@
+"""The DDPG agent: train state, one jitted update, deterministic action and Q lookup.
+
+Plain DDPG by default; the config's TD3 switches (twin critics with the min target, policy
+delay, target policy smoothing) turn the same update into TD3. `cfg` is always static.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from ddpg_jax import normalizer as norm
+from ddpg_jax.config import Config
+from ddpg_jax.networks import Actor, Critic
+from ddpg_jax.replay import Transition
+
+Batch = Transition
+"""A batch of transitions: obs, action, reward, next_obs, terminated (leading batch axis)."""
+
+# How often each jitted function was traced; tests assert a function compiles only once.
+TRACE_COUNTS: collections.Counter[str] = collections.Counter()
+
+
+@struct.dataclass
+class TrainState:
+    actor_params: Any
+    critic_params: Any  # leaves have a leading [num_critics] axis (1, or 2 with twin_critics)
+    target_actor_params: Any
+    target_critic_params: Any
+    actor_opt_state: Any
+    critic_opt_state: Any
+    normalizer: norm.NormalizerState
+    action_scale: jax.Array  # [action_size]; (high - low) / 2
+    action_bias: jax.Array  # [action_size]; (high + low) / 2
+    key: jax.Array  # typed PRNG key for target policy smoothing
+    step: jax.Array  # [] int32, updates done so far
+
+
+def _actor(cfg: Config, action_size: int) -> Actor:
+    return Actor(hidden_dim=cfg.hidden_dim, action_size=action_size)
+
+
+def _critic(cfg: Config) -> Critic:
+    return Critic(hidden_dim=cfg.hidden_dim, arch=cfg.critic_arch)
+
+
+def _actor_optimizer(cfg: Config) -> optax.GradientTransformation:
+    return optax.adam(cfg.actor_lr)
+
+
+def _critic_optimizer(cfg: Config) -> optax.GradientTransformation:
+    # L2 added to the gradient before Adam, as torch.optim.Adam(weight_decay=...) in seed 000.
+    return optax.chain(optax.add_decayed_weights(cfg.weight_decay), optax.adam(cfg.critic_lr))
+
+
+def num_critics(cfg: Config) -> int:
+    return 2 if cfg.twin_critics else 1
+
+
+def init(
+    cfg: Config,
+    obs_size: int,
+    action_size: int,
+    key: jax.Array,
+    action_low: Any = None,
+    action_high: Any = None,
+) -> TrainState:
+    """Fresh networks, identical targets, optimizer states and normalizer.
+
+    Action bounds default to [-1, 1]; actions are `tanh(.) * scale + bias` inside them.
+    """
+    low = jnp.full((action_size,), -1.0) if action_low is None else jnp.asarray(action_low)
+    high = jnp.full((action_size,), 1.0) if action_high is None else jnp.asarray(action_high)
+    actor_key, critic_key, state_key = jax.random.split(key, 3)
+    dummy_obs = jnp.zeros((1, obs_size), jnp.float32)
+    dummy_action = jnp.zeros((1, action_size), jnp.float32)
+    actor_params = _actor(cfg, action_size).init(actor_key, dummy_obs)
+    critic_keys = jax.random.split(critic_key, num_critics(cfg))
+    critic_params = jax.vmap(lambda k: _critic(cfg).init(k, dummy_obs, dummy_action))(critic_keys)
+    return TrainState(
+        actor_params=actor_params,
+        critic_params=critic_params,
+        target_actor_params=actor_params,
+        target_critic_params=critic_params,
+        actor_opt_state=_actor_optimizer(cfg).init(actor_params),
+        critic_opt_state=_critic_optimizer(cfg).init(critic_params),
+        normalizer=norm.init(obs_size),
+        action_scale=((high - low) / 2).astype(jnp.float32),
+        action_bias=((high + low) / 2).astype(jnp.float32),
+        key=state_key,
+        step=jnp.zeros((), jnp.int32),
+    )
+
+
+def _prepare_obs(cfg: Config, ts: TrainState, obs: jax.Array) -> jax.Array:
+    return norm.normalize(ts.normalizer, obs) if cfg.normalize_obs else obs
+
+
+def _policy(cfg: Config, ts: TrainState, actor_params: Any, obs_in: jax.Array) -> jax.Array:
+    unit = _actor(cfg, ts.action_scale.shape[-1]).apply(actor_params, obs_in)
+    return unit * ts.action_scale + ts.action_bias
+
+
+def _all_q(cfg: Config, critic_params: Any, obs_in: jax.Array, action: jax.Array) -> jax.Array:
+    """Q of every critic: `[num_critics, batch]`."""
+    return jax.vmap(_critic(cfg).apply, in_axes=(0, None, None))(critic_params, obs_in, action)
+
+
+def _soft_update(tau: float, online: Any, target: Any) -> Any:
+    return jax.tree.map(lambda o, t: tau * o + (1.0 - tau) * t, online, target)
+
+
+def _select(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
+    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def update(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One DDPG (or TD3) update on `batch`; returns the new state and scalar metrics.
+
+    Critic: mean squared TD error against `r + gamma * (1 - terminated) * Q'(s', mu'(s'))`.
+    Actor: `-mean(Q(s, mu(s)))` through the just-updated critic. Then soft target updates.
+    With `policy_delay > 1` the actor and targets change only every `policy_delay` updates.
+    """
+    TRACE_COUNTS["update"] += 1
+    key, smoothing_key = jax.random.split(ts.key)
+    obs_in = _prepare_obs(cfg, ts, batch.obs)
+    next_obs_in = _prepare_obs(cfg, ts, batch.next_obs)
+
+    next_action = _policy(cfg, ts, ts.target_actor_params, next_obs_in)
+    if cfg.target_noise > 0:
+        eps = jax.random.normal(smoothing_key, next_action.shape, next_action.dtype)
+        clip = cfg.target_noise_clip
+        smoothing = jnp.clip(eps * cfg.target_noise, -clip, clip) * ts.action_scale
+        low, high = ts.action_bias - ts.action_scale, ts.action_bias + ts.action_scale
+        next_action = jnp.clip(next_action + smoothing, low, high)
+    next_q = jnp.min(_all_q(cfg, ts.target_critic_params, next_obs_in, next_action), axis=0)
+    target_q = batch.reward + cfg.gamma * (1.0 - batch.terminated) * next_q
+    target_q = jax.lax.stop_gradient(target_q)
+
+    def critic_loss_fn(critic_params):
+        q = _all_q(cfg, critic_params, obs_in, batch.action)  # [num_critics, batch]
+        return jnp.sum(jnp.mean(jnp.square(q - target_q), axis=-1)), q
+
+    (critic_loss, q), critic_grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(
+        ts.critic_params
+    )
+    critic_updates, critic_opt_state = _critic_optimizer(cfg).update(
+        critic_grads, ts.critic_opt_state, ts.critic_params
+    )
+    critic_params = optax.apply_updates(ts.critic_params, critic_updates)
+
+    def actor_loss_fn(actor_params):
+        action = _policy(cfg, ts, actor_params, obs_in)
+        first_critic = jax.tree.map(lambda p: p[:1], critic_params)
+        return -jnp.mean(_all_q(cfg, first_critic, obs_in, action)[0])
+
+    actor_loss, actor_grads = jax.value_and_grad(actor_loss_fn)(ts.actor_params)
+    actor_updates, actor_opt_state = _actor_optimizer(cfg).update(
+        actor_grads, ts.actor_opt_state, ts.actor_params
+    )
+    actor_params = optax.apply_updates(ts.actor_params, actor_updates)
+
+    if cfg.policy_delay == 1:
+        do_actor = jnp.asarray(True)
+    else:
+        do_actor = ts.step % cfg.policy_delay == 0
+    actor_params = _select(do_actor, actor_params, ts.actor_params)
+    actor_opt_state = _select(do_actor, actor_opt_state, ts.actor_opt_state)
+    target_actor_params = _select(
+        do_actor, _soft_update(cfg.tau, actor_params, ts.target_actor_params),
+        ts.target_actor_params,
+    )
+    target_critic_params = _select(
+        do_actor, _soft_update(cfg.tau, critic_params, ts.target_critic_params),
+        ts.target_critic_params,
+    )
+    new_ts = ts.replace(
+        actor_params=actor_params,
+        critic_params=critic_params,
+        target_actor_params=target_actor_params,
+        target_critic_params=target_critic_params,
+        actor_opt_state=actor_opt_state,
+        critic_opt_state=critic_opt_state,
+        key=key,
+        step=ts.step + 1,
+    )
+    metrics = {
+        "critic_loss": critic_loss / num_critics(cfg),
+        "actor_loss": actor_loss,
+        "q_mean": jnp.mean(q[0]),
+        "target_q_mean": jnp.mean(target_q),
+    }
+    return new_ts, metrics
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def act(cfg: Config, ts: TrainState, obs: jax.Array) -> jax.Array:
+    """Deterministic action mu(s) within the bounds; `obs` is raw (normalised inside)."""
+    return _policy(cfg, ts, ts.actor_params, _prepare_obs(cfg, ts, obs))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def q_value(cfg: Config, ts: TrainState, obs: jax.Array, action: jax.Array) -> jax.Array:
+    """Q(s, a) of the (first) online critic; `obs` is raw (normalised inside)."""
+    first_critic = jax.tree.map(lambda p: p[:1], ts.critic_params)
+    return _all_q(cfg, first_critic, _prepare_obs(cfg, ts, obs), action)[0]

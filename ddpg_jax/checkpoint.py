@@ -1,0 +1,399 @@
+"""Orbax checkpoints of a run (`<run>/checkpoints/<env_step>/`): save, prune, restore.
+
+Each checkpoint is one orbax step directory holding three items:
+  policy  `Policy` (actor params, normalizer, action scale/bias), every leaf with a leading
+          `[num_seeds]` axis: all that evaluation needs, restorable without the train state;
+  train   the training carry as given by the caller (any pytree; typed PRNG keys allowed);
+  meta    JSON: format_version, env_step, eval_return_mean, eval_returns (per seed) and the
+          caller's keys (env, config, ...); non-finite numbers are stored as null.
+Orbax also stores `eval_return_mean` as the step's metric, which ranks checkpoints for "best".
+
+Retention (orbax preservation policies, applied after each save): the last `keep_last` steps,
+plus, with `keep_best`, the one step with the highest finite `eval_return_mean` however old.
+Steps saved without a finite eval return are never kept for being best.
+
+Crash safety: orbax writes a step into `<step>.orbax-checkpoint-tmp-*` and renames it when
+complete, so a half-written checkpoint is never listed (nor picked as latest). Saves are async:
+`save` returns once arrays are copied to host memory (so the caller may then donate or change
+them); call `wait()` or `close()` before the process exits. Typed PRNG keys are stored as their
+raw `key_data` and re-wrapped with the target's key type on restore.
+
+Every failure is a `CheckpointError` with a one-line message (the CLIs turn it into exit 2).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pathlib
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from flax import struct
+from orbax.checkpoint import checkpoint_managers as ocm
+
+from ddpg_jax.normalizer import NormalizerState
+from ddpg_jax.run_dir import RunDir
+
+FORMAT_VERSION = 1
+POLICY, TRAIN, META = "policy", "train", "meta"
+COMMIT_FILE = "commit_success.txt"  # orbax writes it into a step just before finalizing
+_METRIC = "eval_return_mean"
+
+
+class CheckpointError(Exception):
+    """No checkpoint, unknown step, unreadable checkpoint, or a failed save."""
+
+
+@struct.dataclass
+class Policy:
+    """Everything needed to act: leaves have a leading `[num_seeds]` axis in a checkpoint."""
+
+    actor_params: Any
+    normalizer: NormalizerState
+    action_scale: jax.Array  # [..., action_size]
+    action_bias: jax.Array  # [..., action_size]
+
+    @classmethod
+    def from_train_state(cls, ts: Any) -> Policy:
+        """Take the policy fields of an `agent.TrainState` (vmapped or not)."""
+        return cls(
+            actor_params=ts.actor_params,
+            normalizer=ts.normalizer,
+            action_scale=ts.action_scale,
+            action_bias=ts.action_bias,
+        )
+
+
+def _best_metric(metrics: Mapping[str, Any]) -> float:
+    return float(metrics[_METRIC])
+
+
+class CheckpointStore:
+    """The checkpoints of one run dir. Use as a context manager or call `close()`.
+
+    `read_only=True` (for evaluate, possibly while training still runs) never writes, deletes
+    or cleans anything, and re-reads the directory before answering which steps exist.
+    """
+
+    def __init__(
+        self,
+        run_dir: RunDir | str | os.PathLike,
+        keep_last: int = 3,
+        keep_best: bool = True,
+        read_only: bool = False,
+        async_save: bool = True,
+    ):
+        if keep_last < 1:
+            raise ValueError(f"keep_last must be >= 1, got {keep_last}")
+        root = run_dir.checkpoints_dir if isinstance(run_dir, RunDir) else pathlib.Path(run_dir)
+        self.directory = root.absolute()
+        self.read_only = read_only
+        if read_only and not self.directory.is_dir():
+            raise CheckpointError(
+                f"no checkpoint directory {self.directory}; was the run saved by train?"
+            )
+        policies: list[Any] = [ocm.LatestN(n=keep_last)]
+        if keep_best:
+            policies.append(
+                ocm.BestN(get_metric_fn=_best_metric, n=1, keep_checkpoints_without_metrics=False)
+            )
+        options = ocp.CheckpointManagerOptions(
+            preservation_policy=ocm.AnyPreservationPolicy(policies),
+            best_fn=_best_metric,
+            best_mode="max",
+            read_only=read_only,
+            create=not read_only,
+            cleanup_tmp_directories=not read_only,
+            enable_async_checkpointing=async_save,
+        )
+        try:
+            self._manager = ocp.CheckpointManager(
+                self.directory,
+                options=options,
+                item_handlers={
+                    POLICY: ocp.StandardCheckpointHandler(),
+                    TRAIN: ocp.StandardCheckpointHandler(),
+                    META: ocp.JsonCheckpointHandler(),
+                },
+            )
+        except Exception as e:  # noqa: BLE001 - orbax raises many types on bad directories
+            raise CheckpointError(
+                f"cannot open checkpoints in {self.directory} ({_first_line(e)}); "
+                "move away the broken step directories"
+            ) from e
+
+    # --- which steps exist ---
+
+    def all_steps(self) -> list[int]:
+        """Completed checkpoint steps (env steps), ascending.
+
+        A step directory without orbax's `commit_success.txt` (written just before the atomic
+        rename) is not a finished checkpoint and is left out, whatever put it there."""
+        self._refresh()
+        return sorted(
+            s
+            for s in self._manager.all_steps()
+            if (self.directory / str(s) / COMMIT_FILE).is_file()
+        )
+
+    def latest_step(self) -> int | None:
+        steps = self.all_steps()
+        return steps[-1] if steps else None
+
+    def best_step(self) -> int | None:
+        """The step with the highest finite eval return, or None if no step has one."""
+        steps = set(self.all_steps())
+        best = self._manager.best_step()
+        return best if best in steps and self._manager.metrics(best) is not None else None
+
+    def resolve(self, which: int | str) -> int:
+        """A step number from `which`: an int step, a digit string, 'latest' or 'best'."""
+        steps = self.all_steps()
+        if not steps:
+            raise CheckpointError(
+                f"no checkpoints in {self.directory}; train longer than the checkpoint interval"
+            )
+        if which == "latest":
+            return steps[-1]
+        if which == "best":
+            best = self.best_step()
+            if best is None:
+                raise CheckpointError(
+                    f"no checkpoint in {self.directory} has a finite eval return; "
+                    "use 'latest' or a step number"
+                )
+            return best
+        if isinstance(which, str) and which.isdigit():
+            which = int(which)
+        if not isinstance(which, (int, np.integer)) or isinstance(which, bool):
+            raise CheckpointError(f"unknown checkpoint {which!r}; use 'latest', 'best' or a step")
+        if int(which) not in steps:
+            raise CheckpointError(
+                f"no checkpoint at step {which} in {self.directory}; available steps: "
+                f"{', '.join(map(str, steps))}"
+            )
+        return int(which)
+
+    # --- save ---
+
+    def save(
+        self,
+        step: int,
+        policy: Policy,
+        train: Any,
+        *,
+        eval_returns: Any = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Save a checkpoint at env step `step` (async; see the module docstring).
+
+        `eval_returns` `[num_seeds]` (NaN allowed, or None) ranks the checkpoint for "best" by
+        its NaN-ignoring mean. `train` may be None to store only the policy. `meta` holds extra
+        JSON-able keys (env, config dict, ...).
+        """
+        if self.read_only:
+            raise CheckpointError(f"checkpoint store {self.directory} was opened read-only")
+        step = int(step)
+        if step in self._manager.all_steps():
+            raise CheckpointError(
+                f"a checkpoint at step {step} already exists in {self.directory}; "
+                "resume from the latest step or start a new run dir"
+            )
+        returns = None if eval_returns is None else np.asarray(eval_returns, np.float64).ravel()
+        mean = None
+        if returns is not None and np.isfinite(returns).any():
+            mean = float(np.nanmean(np.where(np.isfinite(returns), returns, np.nan)))
+        meta_doc = {
+            **_json_safe(dict(meta or {})),
+            "format_version": FORMAT_VERSION,
+            "env_step": step,
+            _METRIC: mean,
+            "eval_returns": None if returns is None else _json_safe(returns.tolist()),
+        }
+        items = {
+            POLICY: ocp.args.StandardSave(_encode_keys(policy)),
+            META: ocp.args.JsonSave(meta_doc),
+        }
+        if train is not None:
+            items[TRAIN] = ocp.args.StandardSave(_encode_keys(train))
+        try:
+            self._manager.save(
+                step,
+                args=ocp.args.Composite(**items),
+                metrics=None if mean is None else {_METRIC: mean},
+                force=True,
+            )
+        except Exception as e:  # noqa: BLE001
+            raise CheckpointError(
+                f"saving checkpoint at step {step} in {self.directory} failed: {_first_line(e)}"
+            ) from e
+
+    def wait(self) -> None:
+        """Block until pending async saves are on disk (and old steps pruned)."""
+        try:
+            self._manager.wait_until_finished()
+        except Exception as e:  # noqa: BLE001
+            raise CheckpointError(
+                f"saving a checkpoint in {self.directory} failed: {_first_line(e)}"
+            ) from e
+
+    def close(self) -> None:
+        self.wait()
+        self._manager.close()
+
+    def __enter__(self) -> CheckpointStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- restore ---
+
+    def restore_train(self, step: int | str, target: Any) -> Any:
+        """The `train` item of `step` ('latest', 'best' or an int) in the structure, dtypes and
+        shardings of `target` (concrete, or abstract from `jax.eval_shape`)."""
+        step = self.resolve(step)
+        if not (self.directory / str(step) / TRAIN).is_dir():
+            raise CheckpointError(
+                f"checkpoint at step {step} in {self.directory} has no train state (it was saved "
+                "with the policy only); resume from another step"
+            )
+        abstract = _abstract_target(target)
+        try:
+            restored = self._manager.restore(
+                step, args=ocp.args.Composite(**{TRAIN: ocp.args.StandardRestore(abstract)})
+            )[TRAIN]
+        except Exception as e:  # noqa: BLE001
+            raise self._unreadable(step, TRAIN, e) from e
+        return _decode_keys(restored, target)
+
+    def restore_policy(self, which: int | str = "latest") -> tuple[Policy, dict[str, Any]]:
+        """`(Policy, meta)` of a step ('latest', 'best' or an int) without the train state.
+
+        Arrays come back on the default device with their saved shapes and dtypes (leading
+        `[num_seeds]` axis)."""
+        step = self.resolve(which)
+        try:
+            metadata = self._manager.item_metadata(step)
+            tree = metadata[POLICY]
+            tree = getattr(tree, "tree", tree)
+            device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+            abstract = jax.tree.map(
+                lambda m: jax.ShapeDtypeStruct(tuple(m.shape), m.dtype, sharding=device), tree
+            )
+            restored = self._manager.restore(
+                step,
+                args=ocp.args.Composite(
+                    **{POLICY: ocp.args.StandardRestore(abstract), META: ocp.args.JsonRestore()}
+                ),
+            )
+            d = restored[POLICY]
+            policy = Policy(
+                actor_params=d["actor_params"],
+                normalizer=NormalizerState(**d["normalizer"]),
+                action_scale=d["action_scale"],
+                action_bias=d["action_bias"],
+            )
+            meta = dict(restored[META])
+        except CheckpointError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise self._unreadable(step, POLICY, e) from e
+        return policy, meta
+
+    def restore_meta(self, which: int | str = "latest") -> dict[str, Any]:
+        """Only the JSON `meta` item of a step."""
+        step = self.resolve(which)
+        try:
+            restored = self._manager.restore(
+                step, args=ocp.args.Composite(**{META: ocp.args.JsonRestore()})
+            )
+            return dict(restored[META])
+        except Exception as e:  # noqa: BLE001
+            raise self._unreadable(step, META, e) from e
+
+    # --- helpers ---
+
+    def _refresh(self) -> None:
+        if self.read_only:
+            self._manager.reload()
+
+    def _unreadable(self, step: int, item: str, e: Exception) -> CheckpointError:
+        others = [s for s in self.all_steps() if s != step]
+        hint = f"try another step ({', '.join(map(str, others))})" if others else "retrain"
+        return CheckpointError(
+            f"checkpoint at step {step} in {self.directory} is unreadable or does not match "
+            f"(item '{item}': {_first_line(e)}); {hint}, or check the run's config"
+        )
+
+
+def _is_key(x: Any) -> bool:
+    dtype = getattr(x, "dtype", None)
+    return dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+
+
+def _is_empty(x: Any) -> bool:
+    # Orbax refuses zero-size arrays (MJX data has some, e.g. `act` for models without
+    # activations); they hold nothing, so they are stored as None and rebuilt from the target.
+    return getattr(x, "size", 1) == 0
+
+
+def _encode_keys(tree: Any) -> Any:
+    def leaf(x: Any) -> Any:
+        if _is_empty(x):
+            return None
+        return jax.random.key_data(x) if _is_key(x) else x
+
+    return jax.tree.map(leaf, tree)
+
+
+def _abstract_target(target: Any) -> Any:
+    """ShapeDtypeStructs with shardings (keys as their raw uint32 data); numpy leaves stay."""
+    default = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+
+    def leaf(x: Any) -> Any:
+        if _is_empty(x):
+            return None
+        if isinstance(x, np.ndarray):
+            return x
+        shape_dtype = jax.eval_shape(jax.random.key_data, x) if _is_key(x) else x
+        sharding = getattr(x, "sharding", None) or default
+        return jax.ShapeDtypeStruct(shape_dtype.shape, shape_dtype.dtype, sharding=sharding)
+
+    return jax.tree.map(leaf, target)
+
+
+def _decode_keys(restored: Any, target: Any) -> Any:
+    def leaf(t: Any, r: Any) -> Any:
+        if _is_empty(t):
+            return jax.numpy.zeros(t.shape, t.dtype)
+        return jax.random.wrap_key_data(r, dtype=t.dtype) if _is_key(t) else r
+
+    # None (an empty leaf) is a subtree of `restored`, so map over the target's leaves.
+    return jax.tree.map(leaf, target, restored, is_leaf=lambda x: x is None)
+
+
+def _json_safe(value: Any) -> Any:
+    """numpy -> Python, non-finite floats -> None, so the JSON is strict."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"[:300]

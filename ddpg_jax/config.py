@@ -1,0 +1,188 @@
+"""Typed, frozen, validated hyperparameters of a ddpg-jax run.
+
+Field names follow seed 000's JSON config; defaults are its "general model". `Config` is
+hashable so it can be a static argument of jitted functions: changing any field means a new
+compilation, which is what we want for shapes (sizes, batch) and branch choices (noise type).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from typing import Any, Literal
+
+NoiseType = Literal["gaussian", "ou"]
+NoiseDecayMode = Literal["none", "step", "episode"]
+CriticArch = Literal["embed", "concat"]
+
+
+class ConfigError(ValueError):
+    """A config field has a value outside what is allowed; the message names field and value."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """DDPG hyperparameters. Every field is checked in `__post_init__`."""
+
+    # --- networks and optimisation (seed 000 general model) ---
+    hidden_dim: int = 256
+    """Width of both hidden layers of actor and critic."""
+    actor_lr: float = 1e-4
+    """Adam learning rate of the actor."""
+    critic_lr: float = 1e-3
+    """Adam learning rate of the critic."""
+    gamma: float = 0.99
+    """Discount factor."""
+    tau: float = 0.001
+    """Soft target update rate: target <- tau * online + (1 - tau) * target."""
+    weight_decay: float = 0.01
+    """L2 penalty on the critic's weights, coupled with Adam as in torch.optim.Adam."""
+    batch_size: int = 64
+    """Transitions per gradient update."""
+    buffer_size: int = 100_000
+    """Replay capacity per seed, in transitions."""
+    warmup_steps: int = 1000
+    """Env steps per seed (summed over its envs) of uniformly random actions; learning starts
+    after them."""
+    critic_arch: CriticArch = "embed"
+    """'embed': state embedded in layer 1, action joins at layer 2 (seed 000); 'concat': (s, a)
+    concatenated at the input (seed 001)."""
+    normalize_obs: bool = False
+    """Running mean/variance observation normalisation (RunningStatNorm)."""
+
+    # --- exploration ---
+    noise_type: NoiseType = "gaussian"
+    """'gaussian': N(0, scale); 'ou': Ornstein-Uhlenbeck process, one state per env."""
+    expl_noise: float = 0.1
+    """Initial noise scale, as a fraction of the action half-range."""
+    noise_decay: float = 0.99
+    """Multiplicative decay of the noise scale, applied per `noise_decay_mode` unit."""
+    min_expl_noise: float = 0.01
+    """Floor of the decayed noise scale."""
+    noise_decay_mode: NoiseDecayMode = "episode"
+    """When the scale decays: 'none', every env 'step', or at the end of each env's 'episode'."""
+    ou_theta: float = 0.15
+    """OU mean-reversion rate."""
+    ou_sigma: float = 0.2
+    """OU volatility."""
+    ou_dt: float = 1.0
+    """OU time step (seed 000's OUNoise uses 1)."""
+
+    # --- TD3 switches (off = plain DDPG) ---
+    twin_critics: bool = False
+    """Two critics, bootstrapping from the smaller target Q (TD3)."""
+    policy_delay: int = 1
+    """Actor and target updates happen every `policy_delay` critic updates (TD3 uses 2)."""
+    target_noise: float = 0.0
+    """Std of the target-policy smoothing noise, fraction of the action half-range (TD3: 0.2)."""
+    target_noise_clip: float = 0.5
+    """Clip of the target-policy smoothing noise, fraction of the action half-range."""
+
+    # --- scale of the run ---
+    num_envs: int = 1
+    """Parallel environments per seed."""
+    num_seeds: int = 1
+    """Independent seeds trained in one process (a vmapped leading axis)."""
+    total_steps: int = 1_000_000
+    """Env steps per seed (summed over its envs)."""
+    updates_per_step: int = 1
+    """Gradient updates after each vectorised step (one step of all `num_envs` envs)."""
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for field in dataclasses.fields(self):
+            _check_type(field.name, getattr(self, field.name), hints[field.name])
+        _check(self, "hidden_dim", self.hidden_dim >= 1, "an integer >= 1")
+        for name in ("actor_lr", "critic_lr"):
+            _check(self, name, 0 < getattr(self, name) < 1, "a float in (0, 1)")
+        _check(self, "gamma", 0 <= self.gamma < 1, "a float in [0, 1)")
+        _check(self, "tau", 0 < self.tau <= 1, "a float in (0, 1]")
+        _check(self, "weight_decay", self.weight_decay >= 0, "a float >= 0")
+        _check(self, "batch_size", self.batch_size >= 1, "an integer >= 1")
+        _check(self, "buffer_size", self.buffer_size >= self.batch_size,
+               f"an integer >= batch_size ({self.batch_size})")
+        _check(self, "buffer_size", self.buffer_size >= self.num_envs,
+               f"an integer >= num_envs ({self.num_envs}), since one step adds num_envs rows")
+        _check(self, "warmup_steps", self.warmup_steps >= 0, "an integer >= 0")
+        _check(self, "expl_noise", self.expl_noise >= 0, "a float >= 0")
+        _check(self, "noise_decay", 0 < self.noise_decay <= 1, "a float in (0, 1]")
+        _check(self, "min_expl_noise", 0 <= self.min_expl_noise <= max(self.expl_noise, 0),
+               f"a float in [0, expl_noise={self.expl_noise}]")
+        _check(self, "ou_theta", self.ou_theta >= 0, "a float >= 0")
+        _check(self, "ou_sigma", self.ou_sigma >= 0, "a float >= 0")
+        _check(self, "ou_dt", self.ou_dt > 0, "a float > 0")
+        _check(self, "policy_delay", self.policy_delay >= 1, "an integer >= 1")
+        _check(self, "target_noise", self.target_noise >= 0, "a float >= 0")
+        _check(self, "target_noise_clip", self.target_noise_clip >= 0, "a float >= 0")
+        _check(self, "num_envs", self.num_envs >= 1, "an integer >= 1")
+        _check(self, "num_seeds", self.num_seeds >= 1, "an integer >= 1")
+        _check(self, "total_steps", self.total_steps >= 1, "an integer >= 1")
+        _check(self, "updates_per_step", self.updates_per_step >= 1, "an integer >= 1")
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with `changes` applied (and validated)."""
+        unknown = sorted(set(changes) - set(field_names()))
+        if unknown:
+            raise ConfigError(
+                f"unknown config field(s) {', '.join(unknown)}; valid fields: "
+                f"{', '.join(field_names())}"
+            )
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Config:
+        """Build from a mapping (e.g. a YAML preset); unknown keys are an error."""
+        return cls().replace(**values)
+
+
+def field_names() -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(Config))
+
+
+def field_docs() -> dict[str, str]:
+    """Each field's docstring (the string literal after it in the class body)."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(Config))
+    body = tree.body[0].body
+    docs: dict[str, str] = {}
+    for stmt, nxt in zip(body, body[1:]):
+        if isinstance(stmt, ast.AnnAssign) and isinstance(nxt, ast.Expr):
+            if isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str):
+                docs[stmt.target.id] = " ".join(nxt.value.value.split())
+    return docs
+
+
+def _check(cfg: Config, name: str, ok: bool, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"config field {name}={getattr(cfg, name)!r} is invalid: must be {allowed}")
+
+
+def _check_type(name: str, value: Any, hint: Any) -> None:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            raise ConfigError(
+                f"config field {name}={value!r} is invalid: must be one of "
+                f"{', '.join(repr(c) for c in choices)}"
+            )
+        return
+    if hint is bool:
+        ok = isinstance(value, bool)
+        allowed = "true or false"
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        allowed = "an integer"
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        allowed = "a finite number"
+    else:  # pragma: no cover - every field has one of the hints above
+        raise TypeError(f"unsupported type hint {hint} for field {name}")
+    if not ok:
+        raise ConfigError(f"config field {name}={value!r} is invalid: must be {allowed}")

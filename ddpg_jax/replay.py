@@ -1,0 +1,80 @@
+"""Uniform replay buffer as pure functions over a pytree with a circular write index.
+
+`add` writes a whole batch of transitions (one row per env) with one scatter; `sample` draws
+`batch_size` indices uniformly over the filled part, so both cost O(batch), never O(capacity).
+Donate the buffer to the jitted caller so XLA updates it in place. A leading seed axis is just
+`jax.vmap` over all three functions.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+
+@struct.dataclass
+class Transition:
+    obs: jax.Array  # [..., obs_size]
+    action: jax.Array  # [..., action_size]
+    reward: jax.Array  # [...]
+    next_obs: jax.Array  # [..., obs_size]; the true final obs at a time limit
+    terminated: jax.Array  # [...]; 1.0 only for real terminations, never for truncation
+
+
+@struct.dataclass
+class ReplayState:
+    data: Transition  # every leaf has a leading [capacity] axis
+    insert_pos: jax.Array  # [] int32, next row to write
+    size: jax.Array  # [] int32, rows filled so far (<= capacity)
+
+    @property
+    def capacity(self) -> int:
+        return self.data.reward.shape[0]
+
+
+def init(capacity: int, obs_size: int, action_size: int) -> ReplayState:
+    if capacity < 1:
+        raise ValueError(f"replay capacity must be >= 1, got {capacity}")
+    f32 = jnp.float32
+    data = Transition(
+        obs=jnp.zeros((capacity, obs_size), f32),
+        action=jnp.zeros((capacity, action_size), f32),
+        reward=jnp.zeros((capacity,), f32),
+        next_obs=jnp.zeros((capacity, obs_size), f32),
+        terminated=jnp.zeros((capacity,), f32),
+    )
+    zero = jnp.zeros((), jnp.int32)
+    return ReplayState(data=data, insert_pos=zero, size=zero)
+
+
+def add(state: ReplayState, batch: Transition) -> ReplayState:
+    """Append `n` transitions (leading axis n, n <= capacity), overwriting the oldest."""
+    n = batch.reward.shape[0]
+    if n > state.capacity:
+        raise ValueError(f"cannot add {n} transitions at once to a buffer of capacity "
+                         f"{state.capacity}; raise buffer_size or lower num_envs")
+    rows = (state.insert_pos + jnp.arange(n, dtype=jnp.int32)) % state.capacity
+    data = jax.tree.map(
+        lambda store, new: store.at[rows].set(new.astype(store.dtype), unique_indices=True),
+        state.data,
+        batch,
+    )
+    return ReplayState(
+        data=data,
+        insert_pos=(state.insert_pos + n) % state.capacity,
+        size=jnp.minimum(state.size + n, state.capacity),
+    )
+
+
+def sample(state: ReplayState, key: jax.Array, batch_size: int) -> Transition:
+    """`batch_size` transitions drawn uniformly, with replacement, from the filled rows.
+
+    With an empty buffer it returns row 0 (zeros); callers wait until `can_sample`.
+    """
+    rows = jax.random.randint(key, (batch_size,), 0, jnp.maximum(state.size, 1))
+    return jax.tree.map(lambda store: store[rows], state.data)
+
+
+def can_sample(state: ReplayState, batch_size: int) -> jax.Array:
+    return state.size >= batch_size

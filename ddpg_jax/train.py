@@ -1,0 +1,491 @@
+"""Command line: train DDPG on an MJX task, many envs and vmapped seeds in one process.
+
+    python -m ddpg_jax.train --env=hopper --num_envs=2048 --num_seeds=5
+
+Settings are layered: `Config` defaults < the task preset `configs/<env>.yaml` (its `cpu:` or
+`gpu:` section by the default JAX device) < `--config FILE` < command-line flags. Bad input
+prints one line and exits 2. The host loop between jitted chunks logs, evaluates and
+checkpoints; Ctrl-C saves a checkpoint before exiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import pathlib
+import sys
+import time
+import typing
+from typing import Any
+
+import yaml
+
+from ddpg_jax.config import Config, ConfigError, field_docs
+
+CONFIGS_DIR = pathlib.Path(__file__).resolve().parent.parent / "configs"
+DEFAULT_ENV = "inverted_pendulum"
+EXIT_USAGE = 2
+EXIT_NON_FINITE = 3
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad input from the user; printed as one line, exit status 2."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How a run is driven by the host (not part of the algorithm's `Config`)."""
+
+    env: str = DEFAULT_ENV
+    """Task: a name (ant, halfcheetah, hopper, inverted_double_pendulum, inverted_pendulum,
+    walker2d) or its Gymnasium id (Hopper-v5)."""
+    seed: int = 0
+    """Base seed; seed i of the vmapped seeds uses jax.random.key(seed) split num_seeds ways."""
+    episode_length: int = 1000
+    """Time limit in env steps (Gymnasium v5's max_episode_steps)."""
+    log_every: int = 0
+    """Env steps per seed between log lines; one jitted chunk each. 0: about 1/50 of the run."""
+    eval_every: int = 0
+    """Env steps per seed between noise-free evaluations. 0: about 1/10 of the run."""
+    eval_episodes: int = 10
+    """Evaluation episodes per seed (run in parallel on separate MJX envs)."""
+    checkpoint_every: int = 0
+    """Env steps per seed between checkpoints (and one at the end). 0: with each evaluation."""
+    keep_checkpoints: int = 3
+    """Keep the last K checkpoints (plus the best by eval return)."""
+    save_buffer: bool = False
+    """Store the replay buffer in checkpoints (needed for a resume identical to an
+    uninterrupted run; large)."""
+    impl: str = "jax"
+    """MJX implementation: jax, or warp (NVIDIA GPUs with warp-lang)."""
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    import ast
+    import inspect
+
+    body = ast.parse(inspect.getsource(cls)).body[0].body
+    docs = {}
+    for stmt, nxt in zip(body, body[1:]):
+        if isinstance(stmt, ast.AnnAssign) and isinstance(nxt, ast.Expr):
+            docs[stmt.target.id] = " ".join(str(nxt.value.value).split())
+    return docs
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> typing.NoReturn:  # one line, no usage dump
+        raise UsageError(f"{message} (see --help)")
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _add_fields(group: Any, cls: type, docs: dict[str, str]) -> None:
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        hint = hints[field.name]
+        kwargs: dict[str, Any] = {"default": None, "help": f"{docs.get(field.name, '')} "
+                                  f"(default: {field.default})"}
+        if typing.get_origin(hint) is typing.Literal:
+            kwargs["choices"] = typing.get_args(hint)
+        elif hint is bool:
+            kwargs["type"], kwargs["metavar"] = _parse_bool, "{true,false}"
+        else:
+            kwargs["type"] = hint
+        group.add_argument(f"--{field.name}", **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m ddpg_jax.train",
+        description="Train DDPG on a Gymnasium v5 MuJoCo task in MJX: many envs and vmapped "
+        "seeds in one process. Flags override --config, which overrides the task preset "
+        "configs/<env>.yaml.",
+    )
+    files = parser.add_argument_group("files")
+    files.add_argument("--config", metavar="FILE", help="YAML file with Config fields (and run "
+                       "options), applied over the task preset")
+    files.add_argument("--out", metavar="DIR", help="run directory (default: "
+                       "runs/<env>-<date-time>)")
+    files.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its latest "
+                       "checkpoint (its config.yaml is used; --total_steps may extend it)")
+    _add_fields(parser.add_argument_group("run"), RunOptions, _field_docs(RunOptions))
+    _add_fields(parser.add_argument_group("algorithm (Config)"), Config, field_docs())
+    return parser
+
+
+def default_device_kind() -> str:
+    import jax
+
+    return "gpu" if jax.default_backend() in ("gpu", "cuda", "rocm") else "cpu"
+
+
+def load_preset(env: str, device_kind: str) -> dict[str, Any]:
+    """The preset's shared keys merged with its `cpu:` or `gpu:` section."""
+    path = CONFIGS_DIR / f"{env}.yaml"
+    if not path.is_file():
+        return {}
+    return _resolve_sections(_read_yaml(path), device_kind, str(path))
+
+
+def _read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    try:
+        with open(path) as f:
+            doc = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise UsageError(f"config file {path} does not exist") from None
+    except (OSError, yaml.YAMLError) as e:
+        raise UsageError(f"cannot read config file {path}: {str(e).splitlines()[0]}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise UsageError(f"config file {path} must hold a mapping of field: value")
+    return doc
+
+
+def _resolve_sections(doc: dict[str, Any], device_kind: str, origin: str) -> dict[str, Any]:
+    merged = {k: v for k, v in doc.items() if k not in ("cpu", "gpu")}
+    section = doc.get(device_kind) or {}
+    if not isinstance(section, dict):
+        raise UsageError(f"{origin}: section {device_kind!r} must be a mapping")
+    merged.update(section)
+    return merged
+
+
+def resolve_settings(
+    args: argparse.Namespace, device_kind: str
+) -> tuple[Config, RunOptions]:
+    """Layer defaults, preset, --config and flags into a validated Config and RunOptions."""
+    import envs
+
+    from_file = _resolve_sections(_read_yaml(args.config), device_kind, args.config) \
+        if args.config else {}
+    flags = {k: v for k, v in vars(args).items()
+             if v is not None and k not in ("config", "out", "resume")}
+    env_name = flags.get("env") or from_file.get("env") or DEFAULT_ENV
+    try:
+        env_name = envs.canonical_name(str(env_name))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    settings = {**load_preset(env_name, device_kind), **from_file, **flags, "env": env_name}
+    config_fields = {f.name for f in dataclasses.fields(Config)}
+    run_fields = {f.name for f in dataclasses.fields(RunOptions)}
+    unknown = sorted(set(settings) - config_fields - run_fields)
+    if unknown:
+        raise UsageError(f"unknown setting(s) {', '.join(unknown)}; valid: "
+                         f"{', '.join(sorted(config_fields | run_fields))}")
+    try:
+        cfg = Config.from_dict({k: v for k, v in settings.items() if k in config_fields})
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    run = RunOptions(**{k: v for k, v in settings.items() if k in run_fields})
+    _check_run_options(run, cfg)
+    return cfg, run
+
+
+def _check_run_options(run: RunOptions, cfg: Config) -> None:
+    positive = ("episode_length", "eval_episodes", "keep_checkpoints")
+    for name in positive:
+        if getattr(run, name) < 1:
+            raise UsageError(f"--{name}={getattr(run, name)} is invalid: must be >= 1")
+    for name in ("log_every", "eval_every", "checkpoint_every"):
+        if getattr(run, name) < 0:
+            raise UsageError(f"--{name}={getattr(run, name)} is invalid: must be >= 0 "
+                             "(0 picks a default)")
+    if run.impl not in ("jax", "warp"):
+        raise UsageError(f"--impl={run.impl!r} is invalid: must be one of 'jax', 'warp'")
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """Chunk size and intervals, all in env steps per seed (multiples of a chunk)."""
+
+    chunk_iterations: int
+    chunk_env_steps: int
+    eval_every: int
+    checkpoint_every: int
+    total_iterations: int
+
+
+def make_schedule(cfg: Config, run: RunOptions) -> Schedule:
+    total_iterations = math.ceil(cfg.total_steps / cfg.num_envs)
+    log_every = run.log_every or max(1, cfg.total_steps // 50)
+    chunk_iterations = max(1, min(total_iterations, round(log_every / cfg.num_envs)))
+    chunk = chunk_iterations * cfg.num_envs
+
+    def in_chunks(every: int, fallback: int) -> int:
+        steps = every or fallback
+        return max(1, round(steps / chunk)) * chunk
+
+    eval_every = in_chunks(run.eval_every, max(1, cfg.total_steps // 10))
+    return Schedule(
+        chunk_iterations=chunk_iterations,
+        chunk_env_steps=chunk,
+        eval_every=eval_every,
+        checkpoint_every=in_chunks(run.checkpoint_every, eval_every),
+        total_iterations=total_iterations,
+    )
+
+
+def estimate_memory_bytes(cfg: Config, env: Any, run: RunOptions) -> dict[str, int]:
+    """Rough device memory of one run: buffers, env states and networks for all seeds."""
+    import jax
+    import numpy as np
+
+    obs, act = env.observation_size, env.action_size
+    buffer = cfg.buffer_size * (2 * obs + act + 2) * 4
+    state = jax.eval_shape(env.reset, jax.random.key(0))
+    env_bytes = sum(int(np.prod(x.shape)) * x.dtype.itemsize for x in jax.tree.leaves(state))
+    # The training scan holds a few copies of the env state (before/after step, auto-reset).
+    envs_total = env_bytes * (cfg.num_envs * 4 + run.eval_episodes * 2)
+    h = cfg.hidden_dim
+    actor = obs * h + h * h + h * act + 2 * h + act
+    critic = (obs * h + (h + act) * h + h + 2 * h + 1) * (2 if cfg.twin_critics else 1)
+    # params, targets, two Adam moments, gradients; activations of a batch.
+    networks = (actor + critic) * 5 * 4 + cfg.batch_size * (4 * h + obs + act) * 4 * 3
+    per_seed = {"replay buffer": buffer, "envs": envs_total, "networks": networks}
+    return {k: v * cfg.num_seeds for k, v in per_seed.items()}
+
+
+def device_memory_bytes() -> int | None:
+    import jax
+
+    device = jax.devices()[0]
+    try:
+        stats = device.memory_stats()
+    except Exception:  # noqa: BLE001 - not every backend reports memory
+        stats = None
+    if stats and stats.get("bytes_limit"):
+        return int(stats["bytes_limit"])
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(cfg: Config, env: Any, run: RunOptions) -> None:
+    estimate = estimate_memory_bytes(cfg, env, run)
+    available = device_memory_bytes()
+    total = sum(estimate.values())
+    if available is not None and total > 0.9 * available:
+        parts = ", ".join(f"{k} {v / 2**30:.1f} GiB" for k, v in estimate.items())
+        raise UsageError(
+            f"this run needs about {total / 2**30:.1f} GiB ({parts}) but the device has "
+            f"{available / 2**30:.1f} GiB; lower --buffer_size, --num_envs or --num_seeds"
+        )
+
+
+def _print(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except UsageError as e:
+        _print(f"error: {e}")
+        return EXIT_USAGE
+
+
+def _main(argv: list[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    from ddpg_jax import checkpoint, run_dir
+    from ddpg_jax.checkpoint import CheckpointError
+    from ddpg_jax.run_dir import RunDirError
+
+    try:
+        if args.resume:
+            return _resume(args)
+        device_kind = default_device_kind()
+        cfg, run = resolve_settings(args, device_kind)
+        directory = run_dir.create(args.out, run.env)
+    except (RunDirError, CheckpointError) as e:
+        raise UsageError(str(e)) from None
+    run_dir.save_config(directory, cfg, {"env": run.env, "run": dataclasses.asdict(run)})
+    del checkpoint
+    return train(cfg, run, directory, resume=False)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from ddpg_jax import run_dir
+
+    directory = run_dir.open_existing(args.resume)
+    cfg, extra = run_dir.load_config(directory)
+    run = RunOptions(**{**extra.get("run", {}), "env": extra["env"]})
+    overrides = {k: v for k, v in vars(args).items()
+                 if v is not None and k not in ("resume", "config", "out")}
+    if set(overrides) - {"total_steps"}:
+        raise UsageError(f"--resume continues the saved config; only --total_steps may change "
+                         f"(got {', '.join('--' + k for k in sorted(overrides))})")
+    if "total_steps" in overrides:
+        try:
+            cfg = cfg.replace(total_steps=overrides["total_steps"])
+        except ConfigError as e:
+            raise UsageError(str(e)) from None
+        run_dir.save_config(directory, cfg, extra)
+    return train(cfg, run, directory, resume=True)
+
+
+def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
+    """The host loop: compile, then chunks of training with logging, eval and checkpoints."""
+    import jax
+    import numpy as np
+
+    import envs
+    from ddpg_jax import loop
+    from ddpg_jax.checkpoint import CheckpointError, CheckpointStore, Policy
+    from ddpg_jax.metrics_log import MetricsLogger
+
+    jax.config.update("jax_default_matmul_precision", "float32")
+    env = envs.make(run.env, impl=run.impl)
+    check_memory(cfg, env, run)
+    schedule = make_schedule(cfg, run)
+    trainer = loop.make_train(cfg, env, schedule.chunk_iterations, run.episode_length,
+                              run.eval_episodes)
+    _print(f"ddpg-jax: {env.gym_id} on {jax.default_backend()} ({jax.devices()[0].device_kind}),"
+           f" {cfg.num_seeds} seed(s) x {cfg.num_envs} env(s), {cfg.total_steps} env steps per "
+           f"seed, run dir {directory}")
+
+    sharding = _seed_sharding(cfg.num_seeds)
+    seed_keys = jax.random.split(jax.random.key(run.seed), cfg.num_seeds)
+    carry = trainer.init_seeds(seed_keys)
+    store = CheckpointStore(directory, keep_last=run.keep_checkpoints)
+    start_iteration = 0
+    if resume:
+        step = store.latest_step()
+        if step is None:
+            raise UsageError(f"{directory} has no checkpoint to resume from; start a new run")
+        target = carry if run.save_buffer else carry.replace(buffer=None)
+        try:
+            restored = store.restore_train(step, target)
+        except CheckpointError as e:
+            raise UsageError(str(e)) from None
+        carry = restored if run.save_buffer else restored.replace(buffer=carry.buffer)
+        if not run.save_buffer:
+            _print("note: checkpoints hold no replay buffer (--save_buffer false); it refills "
+                   "from empty, so the resumed run differs from an uninterrupted one")
+        start_iteration = int(np.asarray(carry.iteration).reshape(-1)[0])
+        _print(f"resumed from env step {step}")
+    if sharding is not None:
+        carry = jax.device_put(carry, sharding)
+
+    logger = MetricsLogger(directory, resume_step=start_iteration * cfg.num_envs if resume
+                           else None)
+    eval_key = jax.random.fold_in(jax.random.key(run.seed), 1)
+    progress = _Progress(cfg.total_steps, start_iteration * cfg.num_envs)
+    latest_eval: dict[str, np.ndarray] = {}
+    iteration = start_iteration
+    t_start = time.time()
+
+    def save(env_step: int, eval_returns: Any) -> None:
+        train_item = carry if run.save_buffer else carry.replace(buffer=None)
+        store.save(env_step, Policy.from_train_state(carry.train_state), train_item,
+                   eval_returns=eval_returns,
+                   meta={"env": run.env, "gym_id": env.gym_id, "config": cfg.to_dict()})
+
+    exit_code = 0
+    try:
+        while iteration < schedule.total_iterations:
+            t0 = time.time()
+            carry, metrics = trainer.train_chunk_seeds(carry)
+            metrics = jax.device_get(metrics)
+            iteration += schedule.chunk_iterations
+            env_step = iteration * cfg.num_envs
+            if iteration == start_iteration + schedule.chunk_iterations:
+                _print(f"first chunk (compile + {schedule.chunk_env_steps} env steps per seed) "
+                       f"took {time.time() - t0:.1f} s")
+            bad = loop.non_finite_seeds(carry, metrics)
+            if bad:
+                _print(f"error: non-finite loss or parameters at env step {env_step} in seed(s) "
+                       f"{bad}; stopped. The last good checkpoint is kept in "
+                       f"{directory.checkpoints_dir}")
+                exit_code = EXIT_NON_FINITE
+                break
+            row = {k: np.asarray(v) for k, v in metrics.items()}
+            done = iteration >= schedule.total_iterations
+            evaluated = env_step % schedule.eval_every == 0 or done
+            if evaluated:
+                keys = jax.random.split(jax.random.fold_in(eval_key, env_step), cfg.num_seeds)
+                result = jax.device_get(trainer.evaluate_seeds(carry.train_state, keys))
+                latest_eval = {
+                    "eval_return": result["eval_returns"].mean(axis=1),
+                    "eval_return_std": result["eval_returns"].std(axis=1),
+                    "eval_length": result["eval_lengths"].mean(axis=1),
+                }
+                row.update(latest_eval)
+            logger.log(env_step, row, time.time() - t_start)
+            if env_step % schedule.checkpoint_every == 0 or done:
+                save(env_step, latest_eval.get("eval_return") if evaluated else None)
+            progress.update(env_step, latest_eval.get("eval_return"), row)
+    except KeyboardInterrupt:
+        env_step = iteration * cfg.num_envs
+        _print(f"\ninterrupted: saving a checkpoint at env step {env_step}")
+        if env_step not in store.all_steps():
+            save(env_step, None)
+        exit_code = EXIT_INTERRUPTED
+    finally:
+        progress.close()
+        logger.close()
+        store.close()
+    if exit_code == 0:
+        summary = latest_eval.get("eval_return")
+        text = "" if summary is None else (f", eval return {np.mean(summary):.1f} ± "
+                                           f"{np.std(summary):.1f} over seeds")
+        _print(f"done in {time.time() - t_start:.0f} s{text}; run dir {directory}")
+    return exit_code
+
+
+def _seed_sharding(num_seeds: int) -> Any:
+    """Shards the leading seed axis over devices when there is more than one and it divides."""
+    import jax
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    devices = jax.devices()
+    if len(devices) < 2:
+        return None
+    if num_seeds % len(devices):
+        _print(f"note: {num_seeds} seeds do not divide over {len(devices)} devices; using one")
+        return None
+    mesh = Mesh(devices, ("seeds",))
+    return NamedSharding(mesh, PartitionSpec("seeds"))
+
+
+class _Progress:
+    """A tqdm bar over env steps per seed, with env steps/s, ETA and the latest eval return."""
+
+    def __init__(self, total: int, initial: int):
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, initial=min(initial, total), unit="step", unit_scale=True,
+                         dynamic_ncols=True, file=sys.stderr, mininterval=0,
+                         smoothing=0.3)
+        self._last = initial
+
+    def update(self, env_step: int, eval_return: Any, row: dict[str, Any]) -> None:
+        import numpy as np
+
+        postfix = {}
+        if eval_return is not None:
+            postfix["eval"] = f"{np.mean(eval_return):.1f}±{np.std(eval_return):.1f}"
+        train_return = row.get("train_episode_return")
+        if train_return is not None and np.isfinite(train_return).any():
+            postfix["train"] = f"{np.nanmean(train_return):.1f}"
+        self._bar.set_postfix(postfix, refresh=False)
+        self._bar.update(min(env_step, self._bar.total) - self._last)
+        self._last = min(env_step, self._bar.total)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

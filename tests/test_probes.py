@@ -1,0 +1,96 @@
+"""Probe environments that isolate the learner (after rejax / Andy Jones' probe envs).
+
+Each probe draws transitions from a one- or two-state problem whose Q-function and greedy
+action are known in closed form, trains only `agent.update` on them, and checks the answer.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ddpg_jax import Config, agent
+
+GAMMA = 0.9
+BATCH = 64
+CFG = Config(hidden_dim=64, actor_lr=1e-3, critic_lr=1e-3, gamma=GAMMA, tau=0.05,
+             weight_decay=0.0, batch_size=BATCH, buffer_size=BATCH)
+
+
+def _uniform_actions(key):
+    return jax.random.uniform(key, (BATCH, 1), minval=-1, maxval=1)
+
+
+def constant_reward(key):
+    """One step, reward 1: Q = 1 everywhere."""
+    return agent.Batch(obs=jnp.zeros((BATCH, 1)), action=_uniform_actions(key),
+                       reward=jnp.ones(BATCH), next_obs=jnp.zeros((BATCH, 1)),
+                       terminated=jnp.ones(BATCH))
+
+
+def obs_reward(key):
+    """One step, obs +-1, reward = obs: Q(s) = s."""
+    k1, k2 = jax.random.split(key)
+    obs = jax.random.choice(k1, jnp.array([-1.0, 1.0]), (BATCH, 1))
+    return agent.Batch(obs=obs, action=_uniform_actions(k2), reward=obs[:, 0], next_obs=obs,
+                       terminated=jnp.ones(BATCH))
+
+
+def two_step(key):
+    """State 0 -> state 1 (reward 0), state 1 -> end (reward 1): Q(0) = gamma, Q(1) = 1."""
+    k1, k2 = jax.random.split(key)
+    first = jax.random.bernoulli(k1, 0.5, (BATCH,))
+    obs = jnp.where(first, 0.0, 1.0)[:, None]
+    return agent.Batch(obs=obs, action=_uniform_actions(k2), reward=jnp.where(first, 0.0, 1.0),
+                       next_obs=jnp.ones((BATCH, 1)), terminated=jnp.where(first, 0.0, 1.0))
+
+
+def action_reward(key):
+    """One step, reward -(a - s)^2 with s uniform in [-0.6, 0.6]: greedy a = s, Q(s, s) = 0."""
+    k1, k2 = jax.random.split(key)
+    obs = jax.random.uniform(k1, (BATCH, 1), minval=-0.6, maxval=0.6)
+    action = _uniform_actions(k2)
+    return agent.Batch(obs=obs, action=action, reward=-((action - obs)[:, 0] ** 2),
+                       next_obs=obs, terminated=jnp.ones(BATCH))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _train(make_batch, steps, key):
+    init_key, data_key = jax.random.split(key)
+    ts = agent.init(CFG, 1, 1, init_key)
+
+    def body(ts, k):
+        ts, _ = agent.update(CFG, ts, make_batch(k))
+        return ts, None
+
+    ts, _ = jax.lax.scan(body, ts, jax.random.split(data_key, steps))
+    return ts
+
+
+def _q(ts, obs, action):
+    return np.asarray(agent.q_value(CFG, ts, jnp.asarray(obs)[:, None], jnp.asarray(action)[:, None]))
+
+
+@pytest.mark.parametrize(
+    "probe,obs,want_q",
+    [
+        (constant_reward, [0.0, 0.0], [1.0, 1.0]),
+        (obs_reward, [-1.0, 1.0], [-1.0, 1.0]),
+        (two_step, [0.0, 1.0], [GAMMA, 1.0]),
+    ],
+)
+def test_value_probes(probe, obs, want_q):
+    ts = _train(probe, 1500, jax.random.key(0))
+    for action in (-0.9, 0.0, 0.9):  # the value does not depend on the action here
+        np.testing.assert_allclose(_q(ts, obs, [action] * len(obs)), want_q, atol=0.05)
+
+
+def test_action_probe_greedy_action_and_value():
+    ts = _train(action_reward, 3000, jax.random.key(0))
+    obs = np.array([-0.5, -0.2, 0.0, 0.3, 0.5])
+    greedy = np.asarray(agent.act(CFG, ts, jnp.asarray(obs)[:, None]))[:, 0]
+    np.testing.assert_allclose(greedy, obs, atol=0.05)
+    np.testing.assert_allclose(_q(ts, obs, greedy), 0.0, atol=0.05)
+    np.testing.assert_allclose(_q(ts, obs, obs + 0.5), -0.25, atol=0.06)

@@ -90,11 +90,11 @@ def create(
     else:
         root = pathlib.Path(out_dir)
         if root.exists() and not root.is_dir():
-            raise RunDirError(f"run directory {root} is a file; choose another --out-dir")
+            raise RunDirError(f"run directory {root} is a file; choose another --out")
         if root.exists() and _non_empty(root):
             what = "a previous run" if (root / CONFIG_FILE).exists() else "files"
             raise RunDirError(
-                f"run directory {root} already holds {what}; choose a new --out-dir "
+                f"run directory {root} already holds {what}; choose a new --out "
                 "(or resume that run instead of starting a new one)"
             )
     run_dir = RunDir(root)

@@ -345,7 +345,13 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
     from ddpg_jax.checkpoint import CheckpointError, CheckpointStore, Policy
     from ddpg_jax.metrics_log import MetricsLogger
 
+    store = CheckpointStore(directory, keep_last=run.keep_checkpoints)
+    resume_step = store.latest_step() if resume else None
+    if resume and resume_step is None:
+        store.close()
+        raise UsageError(f"{directory} has no checkpoint to resume from; start a new run")
     jax.config.update("jax_default_matmul_precision", "float32")
+    _enable_compilation_cache()
     env = envs.make(run.env, impl=run.impl)
     check_memory(cfg, env, run)
     schedule = make_schedule(cfg, run)
@@ -358,12 +364,9 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
     sharding = _seed_sharding(cfg.num_seeds)
     seed_keys = jax.random.split(jax.random.key(run.seed), cfg.num_seeds)
     carry = trainer.init_seeds(seed_keys)
-    store = CheckpointStore(directory, keep_last=run.keep_checkpoints)
     start_iteration = 0
     if resume:
-        step = store.latest_step()
-        if step is None:
-            raise UsageError(f"{directory} has no checkpoint to resume from; start a new run")
+        step = resume_step
         target = carry if run.save_buffer else carry.replace(buffer=None)
         try:
             restored = store.restore_train(step, target)
@@ -392,6 +395,20 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
                    eval_returns=eval_returns,
                    meta={"env": run.env, "gym_id": env.gym_id, "config": cfg.to_dict()})
 
+    def evaluate(env_step: int) -> dict[str, np.ndarray]:
+        keys = jax.random.split(jax.random.fold_in(eval_key, env_step), cfg.num_seeds)
+        result = jax.device_get(trainer.evaluate_seeds(carry.train_state, keys))
+        return {
+            "eval_return": result["eval_returns"].mean(axis=1),
+            "eval_return_std": result["eval_returns"].std(axis=1),
+            "eval_length": result["eval_lengths"].mean(axis=1),
+        }
+
+    if not resume:  # the untrained policy, so every curve starts from its baseline
+        latest_eval = evaluate(0)
+        logger.log(0, latest_eval, time.time() - t_start)
+        progress.update(0, latest_eval["eval_return"], {})
+
     exit_code = 0
     try:
         while iteration < schedule.total_iterations:
@@ -414,13 +431,7 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
             done = iteration >= schedule.total_iterations
             evaluated = env_step % schedule.eval_every == 0 or done
             if evaluated:
-                keys = jax.random.split(jax.random.fold_in(eval_key, env_step), cfg.num_seeds)
-                result = jax.device_get(trainer.evaluate_seeds(carry.train_state, keys))
-                latest_eval = {
-                    "eval_return": result["eval_returns"].mean(axis=1),
-                    "eval_return_std": result["eval_returns"].std(axis=1),
-                    "eval_length": result["eval_lengths"].mean(axis=1),
-                }
+                latest_eval = evaluate(env_step)
                 row.update(latest_eval)
             logger.log(env_step, row, time.time() - t_start)
             if env_step % schedule.checkpoint_every == 0 or done:
@@ -444,6 +455,17 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
     return exit_code
 
 
+def _enable_compilation_cache() -> None:
+    """Persistent XLA cache, so a second run of the same shapes skips most of the compile."""
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:
+        return  # the user's (or a test's) choice
+    cache = pathlib.Path(os.environ.get("XDG_CACHE_HOME", pathlib.Path.home() / ".cache"))
+    jax.config.update("jax_compilation_cache_dir", str(cache / "ddpg_jax" / "jax_cache"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
 def _seed_sharding(num_seeds: int) -> Any:
     """Shards the leading seed axis over devices when there is more than one and it divides."""
     import jax
@@ -456,6 +478,7 @@ def _seed_sharding(num_seeds: int) -> Any:
         _print(f"note: {num_seeds} seeds do not divide over {len(devices)} devices; using one")
         return None
     mesh = Mesh(devices, ("seeds",))
+    _print(f"seeds sharded over {len(devices)} devices")
     return NamedSharding(mesh, PartitionSpec("seeds"))
 
 

@@ -1,0 +1,276 @@
+"""The env `State` and the `MjxEnv` base class shared by every MJX port of a Gymnasium v5 task.
+
+A task subclass only implements:
+  - `__init__`: its Gymnasium v5 keyword arguments (same names and defaults), then
+    `super().__init__(xml_file, frame_skip, reset_noise_scale, impl=impl, ...)`;
+  - `_get_obs(data) -> obs`;
+  - `_reward_done(data_before, data_after, action) -> (reward, done, metrics)`, with the
+    metrics named like Gymnasium's `info` keys;
+  - optionally `qvel_noise = "normal"` (reset noise distribution of qvel) or its own
+    `sample_init_qpos_qvel(key)`, and `post_physics(data)` (e.g. `mjx.rne_postconstraint`).
+
+Everything here is pure and jittable for one env; batch with `jax.vmap` (see `wrappers.py`).
+The float precision follows `jax_enable_x64` at construction time: build the env after
+setting it (float64 for parity tests, float32 for training).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+from flax import struct
+from mujoco import mjx
+
+from envs.physics import PhysicsFn, mjx_step
+
+IMPLS = ("jax", "warp")
+
+
+@struct.dataclass
+class State:
+    """Environment state for one env (add a leading axis for a batch).
+
+    Attributes:
+      data: MJX physics data after the last control step (or reset).
+      obs: observation, `[observation_size]`.
+      reward: scalar reward of the last step (0 after reset).
+      done: 1.0 when the task terminated (Gymnasium's `terminated`), never for time limits.
+      metrics: reward terms and diagnostics named like Gymnasium's `info` keys (zeros after
+        reset).
+      info: wrapper bookkeeping (steps, truncation, final_obs, per-env keys, ...).
+    """
+
+    data: mjx.Data
+    obs: jax.Array
+    reward: jax.Array
+    done: jax.Array
+    metrics: dict[str, jax.Array] = struct.field(default_factory=dict)
+    info: dict[str, Any] = struct.field(default_factory=dict)
+
+
+def gymnasium_assets_dir() -> str:
+    """Folder of the MuJoCo XMLs shipped with the installed gymnasium (not imported)."""
+    spec = importlib.util.find_spec("gymnasium")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("gymnasium is not installed; it provides the MuJoCo XML assets")
+    return os.path.join(spec.submodule_search_locations[0], "envs", "mujoco", "assets")
+
+
+def resolve_xml(xml_file: str) -> str:
+    """Resolves `xml_file` the way Gymnasium's `expand_model_path` does.
+
+    Paths starting with "/" or "." are used as they are, "~" is expanded, and a bare name is
+    looked up in gymnasium's `envs/mujoco/assets/`.
+    """
+    if xml_file.startswith((".", "/")):
+        path = xml_file
+    elif xml_file.startswith("~"):
+        path = os.path.expanduser(xml_file)
+    else:
+        path = os.path.join(gymnasium_assets_dir(), xml_file)
+    if not os.path.exists(path):
+        raise OSError(f"File {path} does not exist")
+    return path
+
+
+def put_model(mj_model: mujoco.MjModel, impl: str) -> mjx.Model:
+    """`mjx.put_model` with a clear error when the requested implementation cannot run."""
+    if impl == "jax":
+        return mjx.put_model(mj_model, impl="jax")
+    if impl == "warp":
+        from mujoco.mjx import warp as mjx_warp
+
+        if not mjx_warp.WARP_INSTALLED:
+            raise ValueError(
+                "impl='warp' is not available: the `warp` package (warp-lang) is not installed;"
+                " use impl='jax'"
+            )
+        if jax.default_backend() != "gpu":
+            raise ValueError(
+                f"impl='warp' is not available: it needs a CUDA GPU, but JAX's default backend"
+                f" is {jax.default_backend()!r}; use impl='jax'"
+            )
+        return mjx.put_model(mj_model, impl="warp")
+    raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+
+
+class MjxEnv:
+    """Shared machinery of an MJX port of a Gymnasium v5 MuJoCo task.
+
+    Attributes:
+      gym_id: the Gymnasium id this env mirrors, e.g. "Hopper-v5" (class attribute).
+      mj_model: the C `mujoco.MjModel` loaded from the XML.
+      model: the MJX model (`mjx.put_model`).
+      frame_skip: physics substeps per control step.
+      dt: control timestep, `opt.timestep * frame_skip`.
+      init_qpos, init_qvel: numpy copies of the initial state (`qpos0`, zeros), as
+        Gymnasium's `init_qpos` / `init_qvel`.
+      action_low, action_high: float32 numpy bounds from `actuator_ctrlrange`, as
+        Gymnasium's `action_space`.
+    """
+
+    gym_id: ClassVar[str] = ""
+    # Distribution of the qvel reset noise: "uniform" in [-scale, scale] or "normal" * scale.
+    qvel_noise: ClassVar[str] = "uniform"
+
+    def __init__(
+        self,
+        xml_file: str,
+        frame_skip: int,
+        reset_noise_scale: float,
+        *,
+        impl: str = "jax",
+        physics: PhysicsFn = mjx_step,
+    ):
+        """Loads the XML, builds the MJX model and caches constants.
+
+        Args:
+          xml_file: file name in gymnasium's assets folder, or a path (see `resolve_xml`).
+          frame_skip: physics substeps per control step.
+          reset_noise_scale: scale of the reset noise on qpos/qvel.
+          impl: MJX implementation for `mjx.put_model`: "jax" (default) or "warp" (needs
+            warp-lang and a CUDA GPU; otherwise a ValueError says why).
+          physics: backend `(model, data, ctrl, frame_skip) -> data`; default `mjx_step`.
+        """
+        self.xml_path = resolve_xml(xml_file)
+        self.mj_model = mujoco.MjModel.from_xml_path(self.xml_path)
+        self.impl = impl
+        self.model = put_model(self.mj_model, impl)
+        self.frame_skip = int(frame_skip)
+        self.reset_noise_scale = float(reset_noise_scale)
+        self.dt = float(self.mj_model.opt.timestep) * self.frame_skip
+        self.init_qpos = np.array(self.mj_model.qpos0, dtype=np.float64)
+        self.init_qvel = np.zeros(self.mj_model.nv, dtype=np.float64)
+        low, high = self.mj_model.actuator_ctrlrange.copy().astype(np.float32).T
+        self.action_low, self.action_high = low, high
+        self._physics = physics
+
+    # ----------------------------------------------------------------------------------
+    # Sizes
+    @property
+    def action_size(self) -> int:
+        """Number of actuators (`model.nu`)."""
+        return int(self.mj_model.nu)
+
+    @functools.cached_property
+    def observation_size(self) -> int:
+        """Observation length, from `jax.eval_shape` of `reset` (no compilation)."""
+        state = jax.eval_shape(self.reset, jax.random.key(0))
+        return int(state.obs.shape[-1])
+
+    # ----------------------------------------------------------------------------------
+    # Hooks for task subclasses
+    def _get_obs(self, data: mjx.Data) -> jax.Array:
+        """Observation of `data` (Gymnasium's `_get_obs`)."""
+        raise NotImplementedError
+
+    def _reward_done(
+        self, data_before: mjx.Data, data: mjx.Data, action: jax.Array
+    ) -> tuple[jax.Array, jax.Array, dict[str, jax.Array]]:
+        """Reward, termination (float 0/1) and metrics of one control step."""
+        raise NotImplementedError
+
+    def post_physics(self, data: mjx.Data) -> mjx.Data:
+        """Runs after the substeps of a control step; identity by default.
+
+        Gymnasium calls `mj_rnePostConstraint` after every step; only tasks that read
+        `cfrc_ext` / `cacc` / `cfrc_int` (Ant) need it: override with `mjx.rne_postconstraint`.
+        """
+        return data
+
+    def sample_init_qpos_qvel(self, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Initial qpos/qvel with reset noise, like Gymnasium's `reset_model`.
+
+        qpos: `init_qpos + U(-scale, scale)`; qvel: `init_qvel + U(-scale, scale)` or
+        `init_qvel + scale * N(0, 1)` when `qvel_noise == "normal"`.
+        """
+        dtype = self.model.qpos0.dtype
+        nq, nv, scale = self.mj_model.nq, self.mj_model.nv, self.reset_noise_scale
+        key_qpos, key_qvel = jax.random.split(key)
+        qpos = jnp.asarray(self.init_qpos, dtype) + jax.random.uniform(
+            key_qpos, (nq,), dtype, minval=-scale, maxval=scale
+        )
+        if self.qvel_noise == "normal":
+            noise = scale * jax.random.normal(key_qvel, (nv,), dtype)
+        elif self.qvel_noise == "uniform":
+            noise = jax.random.uniform(key_qvel, (nv,), dtype, minval=-scale, maxval=scale)
+        else:
+            raise ValueError(f"qvel_noise must be 'uniform' or 'normal', got {self.qvel_noise}")
+        return qpos, jnp.asarray(self.init_qvel, dtype) + noise
+
+    # ----------------------------------------------------------------------------------
+    # Public API
+    def physics_step(self, data: mjx.Data, action: jax.Array) -> mjx.Data:
+        """One control step of physics: the backend's `frame_skip` substeps, then
+        `post_physics`. The raw action is the control (Gymnasium does not clip it; MuJoCo
+        clamps `ctrl` to `ctrlrange` internally)."""
+        data = self._physics(self.model, data, action, self.frame_skip)
+        return self.post_physics(data)
+
+    def blank_state(self) -> State:
+        """The state right after `mj_resetData` (qpos0, zero qvel/ctrl/act/qacc_warmstart),
+        before any `mj_forward`. `reset` is `set_state(blank_state(), noisy qpos, qvel)`."""
+        data = mjx.make_data(self.model)
+        zero = jnp.zeros((), data.qpos.dtype)
+        return State(
+            data=data,
+            obs=self._get_obs(data),
+            reward=zero,
+            done=zero,
+            metrics=self._zero_metrics(data),
+        )
+
+    def reset(self, key: jax.Array) -> State:
+        """New episode: `mj_resetData`, reset noise from `key` (typed PRNG key), `mj_forward`.
+        Reward, done and metrics are zero."""
+        qpos, qvel = self.sample_init_qpos_qvel(key)
+        return self.set_state(self.blank_state(), qpos, qvel)
+
+    def step(self, state: State, action: jax.Array) -> State:
+        """One control step. `done` is termination only (time limits are the wrappers' job).
+
+        Non-finite physics (MJX propagates NaN where C `mj_step` would silently reset the
+        simulation) is guarded: the physics is kept at the previous finite data, the step
+        terminates (`done = 1`), and reward and metrics are 0, so no NaN reaches a learner.
+        """
+        data_before = state.data
+        action = jnp.asarray(action, data_before.qpos.dtype)
+        data = self.physics_step(data_before, action)
+        finite = jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel))
+        finite &= jnp.all(jnp.isfinite(data.qacc))
+        data = jax.tree.map(lambda new, old: jnp.where(finite, new, old), data, data_before)
+        reward, done, metrics = self._reward_done(data_before, data, action)
+        dtype = data.qpos.dtype
+        return state.replace(
+            data=data,
+            obs=self._get_obs(data),
+            reward=jnp.where(finite, reward, 0.0).astype(dtype),
+            done=jnp.where(finite, done, 1.0).astype(dtype),
+            metrics={k: jnp.where(finite, v, 0.0).astype(dtype) for k, v in metrics.items()},
+        )
+
+    def set_state(self, state: State, qpos: jax.Array, qvel: jax.Array) -> State:
+        """Gymnasium's `set_state`: put the physics at qpos/qvel (other fields such as ctrl and
+        `qacc_warmstart` kept), run `mj_forward`, and recompute the observation."""
+        data = state.data
+        data = data.replace(
+            qpos=jnp.asarray(qpos, data.qpos.dtype), qvel=jnp.asarray(qvel, data.qvel.dtype)
+        )
+        data = mjx.forward(self.model, data)
+        return state.replace(data=data, obs=self._get_obs(data))
+
+    def _zero_metrics(self, data: mjx.Data) -> dict[str, jax.Array]:
+        """Zeros with the structure of the step metrics (so reset and step states match)."""
+        action = jnp.zeros((self.action_size,), data.qpos.dtype)
+        shapes = jax.eval_shape(self._reward_done, data, data, action)[2]
+        return {k: jnp.zeros(v.shape, data.qpos.dtype) for k, v in shapes.items()}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(gym_id={self.gym_id!r}, frame_skip={self.frame_skip})"

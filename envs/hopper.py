@@ -1,0 +1,81 @@
+"""Hopper-v5 on MJX: mirrors gymnasium/envs/mujoco/hopper_v5.py (obs, reward, termination)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from mujoco import mjx
+
+from envs.base import MjxEnv
+from envs.physics import PhysicsFn, mjx_step
+
+
+class Hopper(MjxEnv):
+    """Hopper-v5. Keyword arguments and defaults are Gymnasium's."""
+
+    gym_id = "Hopper-v5"
+    qvel_noise = "uniform"
+
+    def __init__(
+        self,
+        xml_file: str = "hopper.xml",
+        frame_skip: int = 4,
+        forward_reward_weight: float = 1.0,
+        ctrl_cost_weight: float = 1e-3,
+        healthy_reward: float = 1.0,
+        terminate_when_unhealthy: bool = True,
+        healthy_state_range: tuple[float, float] = (-100.0, 100.0),
+        healthy_z_range: tuple[float, float] = (0.7, float("inf")),
+        healthy_angle_range: tuple[float, float] = (-0.2, 0.2),
+        reset_noise_scale: float = 5e-3,
+        exclude_current_positions_from_observation: bool = True,
+        *,
+        impl: str = "jax",
+        physics: PhysicsFn = mjx_step,
+    ):
+        super().__init__(xml_file, frame_skip, reset_noise_scale, impl=impl, physics=physics)
+        self.forward_reward_weight = forward_reward_weight
+        self.ctrl_cost_weight = ctrl_cost_weight
+        self.healthy_reward = healthy_reward
+        self.terminate_when_unhealthy = terminate_when_unhealthy
+        self.healthy_state_range = healthy_state_range
+        self.healthy_z_range = healthy_z_range
+        self.healthy_angle_range = healthy_angle_range
+        self.exclude_current_positions_from_observation = exclude_current_positions_from_observation
+
+    def is_healthy(self, data: mjx.Data) -> jax.Array:
+        """All of qpos[2:], qvel strictly inside the state range, z and angle in theirs."""
+        z, angle = data.qpos[1], data.qpos[2]
+        state = jnp.concatenate([data.qpos, data.qvel])[2:]
+        min_state, max_state = self.healthy_state_range
+        min_z, max_z = self.healthy_z_range
+        min_angle, max_angle = self.healthy_angle_range
+        healthy_state = jnp.all((min_state < state) & (state < max_state))
+        healthy_z = (min_z < z) & (z < max_z)
+        healthy_angle = (min_angle < angle) & (angle < max_angle)
+        return healthy_state & healthy_z & healthy_angle
+
+    def _get_obs(self, data: mjx.Data) -> jax.Array:
+        position = data.qpos
+        if self.exclude_current_positions_from_observation:
+            position = position[1:]
+        return jnp.concatenate([position, jnp.clip(data.qvel, -10.0, 10.0)])
+
+    def _reward_done(self, data_before, data, action):
+        x_before, x_after = data_before.qpos[0], data.qpos[0]
+        x_velocity = (x_after - x_before) / self.dt
+        healthy = self.is_healthy(data)
+        forward_reward = self.forward_reward_weight * x_velocity
+        healthy_reward = healthy * self.healthy_reward
+        ctrl_cost = self.ctrl_cost_weight * jnp.sum(jnp.square(action))
+        reward = forward_reward + healthy_reward - ctrl_cost
+        done = jnp.logical_and(~healthy, self.terminate_when_unhealthy)
+        metrics = {
+            "x_position": x_after,
+            "z_distance_from_origin": data.qpos[1] - float(self.init_qpos[1]),
+            "x_velocity": x_velocity,
+            "reward_forward": forward_reward,
+            "reward_ctrl": -ctrl_cost,
+            "reward_survive": healthy_reward.astype(x_velocity.dtype),
+        }
+        return reward, done.astype(reward.dtype), metrics

@@ -1,0 +1,70 @@
+"""Task registry: canonical name -> env class (imported lazily), and `make`."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from envs.base import MjxEnv
+
+# canonical name -> (module, class name, Gymnasium id). The single source of truth for tasks.
+_REGISTRY: dict[str, tuple[str, str, str]] = {
+    "ant": ("envs.ant", "Ant", "Ant-v5"),
+    "halfcheetah": ("envs.half_cheetah", "HalfCheetah", "HalfCheetah-v5"),
+    "hopper": ("envs.hopper", "Hopper", "Hopper-v5"),
+    "inverted_double_pendulum": (
+        "envs.inverted_double_pendulum",
+        "InvertedDoublePendulum",
+        "InvertedDoublePendulum-v5",
+    ),
+    "inverted_pendulum": ("envs.inverted_pendulum", "InvertedPendulum", "InvertedPendulum-v5"),
+    "walker2d": ("envs.walker2d", "Walker2d", "Walker2d-v5"),
+}
+
+TASKS: tuple[str, ...] = tuple(_REGISTRY)
+GYM_IDS: dict[str, str] = {name: entry[2] for name, entry in _REGISTRY.items()}
+
+
+def _key(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")
+
+
+_ALIASES: dict[str, str] = {}
+for _name, (_, _, _gym_id) in _REGISTRY.items():
+    _ALIASES[_key(_name)] = _name
+    _ALIASES[_key(_gym_id)] = _name
+
+
+def canonical_name(name: str) -> str:
+    """Canonical task name for a name or Gymnasium id ("Hopper-v5", "hopper", "half_cheetah").
+
+    Raises:
+      ValueError: unknown name; the message lists the valid names and ids.
+    """
+    canonical = _ALIASES.get(_key(name)) if isinstance(name, str) else None
+    if canonical is None:
+        valid = ", ".join(f"{n!r} ({GYM_IDS[n]!r})" for n in TASKS)
+        raise ValueError(f"Unknown env {name!r}. Valid names (Gymnasium ids): {valid}")
+    return canonical
+
+
+def env_class(name: str) -> type[MjxEnv]:
+    """The env class for a name or Gymnasium id, imported on first use."""
+    canonical = canonical_name(name)
+    module_name, class_name, gym_id = _REGISTRY[canonical]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name != module_name:
+            raise
+        raise ImportError(
+            f"Env {canonical!r} ({gym_id}) is registered but its module {module_name} is not"
+            " available in this checkout."
+        ) from e
+    return getattr(module, class_name)
+
+
+def make(name: str, **kwargs: Any) -> MjxEnv:
+    """Builds a task. kwargs are the Gymnasium v5 constructor's (same names and defaults),
+    plus `impl` ("jax" or "warp") and `physics` (a backend, see `envs.physics`)."""
+    return env_class(name)(**kwargs)

@@ -32,8 +32,10 @@ def machine() -> str:
     except OSError:
         pass
     device = jax.devices()[0]
-    return (f"{cpu}, {os.cpu_count()} cores; jax {jax.__version__} on {device.platform} "
-            f"({device.device_kind})")
+    return (
+        f"{cpu}, {os.cpu_count()} cores; jax {jax.__version__} on {device.platform} "
+        f"({device.device_kind})"
+    )
 
 
 def random_batch(key, batch: int, obs: int, act: int) -> agent.Batch:
@@ -85,9 +87,14 @@ def bench_torch(cfg: Config, obs: int, act: int, updates: int) -> float:
     class Actor(nn.Module):
         def __init__(self):
             super().__init__()
-            self.net = nn.Sequential(nn.Linear(obs, cfg.hidden_dim), nn.ReLU(),
-                                     nn.Linear(cfg.hidden_dim, cfg.hidden_dim), nn.ReLU(),
-                                     nn.Linear(cfg.hidden_dim, act), nn.Tanh())
+            self.net = nn.Sequential(
+                nn.Linear(obs, cfg.hidden_dim),
+                nn.ReLU(),
+                nn.Linear(cfg.hidden_dim, cfg.hidden_dim),
+                nn.ReLU(),
+                nn.Linear(cfg.hidden_dim, act),
+                nn.Tanh(),
+            )
 
         def forward(self, s):
             return self.net(s)
@@ -106,8 +113,9 @@ def bench_torch(cfg: Config, obs: int, act: int, updates: int) -> float:
     actor, critic = Actor(), Critic()
     actor_t, critic_t = copy.deepcopy(actor), copy.deepcopy(critic)
     actor_opt = torch.optim.Adam(actor.parameters(), lr=cfg.actor_lr)
-    critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr,
-                                  weight_decay=cfg.weight_decay)
+    critic_opt = torch.optim.Adam(
+        critic.parameters(), lr=cfg.critic_lr, weight_decay=cfg.weight_decay
+    )
     b = cfg.batch_size
     s, a = torch.randn(b, obs), torch.rand(b, act) * 2 - 1
     r, s2, d = torch.randn(b, 1), torch.randn(b, obs), torch.zeros(b, 1)
@@ -125,7 +133,7 @@ def bench_torch(cfg: Config, obs: int, act: int, updates: int) -> float:
         actor_opt.step()
         with torch.no_grad():
             for net, target in ((actor, actor_t), (critic, critic_t)):
-                for p, tp in zip(net.parameters(), target.parameters()):
+                for p, tp in zip(net.parameters(), target.parameters(), strict=True):
                     tp.mul_(1 - cfg.tau).add_(p, alpha=cfg.tau)
 
     for _ in range(20):
@@ -147,10 +155,12 @@ def main() -> None:
     args = parser.parse_args()
     cfg = Config(batch_size=args.batch, hidden_dim=args.hidden, buffer_size=max(args.batch, 1000))
     print(f"machine: {machine()}")
-    print(f"agent.update, batch {args.batch}, hidden {args.hidden}, obs {args.obs}, "
-          f"act {args.act}, {args.updates} updates")
+    print(
+        f"agent.update, batch {args.batch}, hidden {args.hidden}, obs {args.obs}, "
+        f"act {args.act}, {args.updates} updates"
+    )
     scanned, looped = bench_jax(cfg, args.obs, args.act, args.updates)
-    print(f"| implementation | updates/s |\n|---|---|")
+    print("| implementation | updates/s |\n|---|---|")
     print(f"| ddpg-jax, scanned in one jit (as in training) | {scanned:,.0f} |")
     print(f"| ddpg-jax, one jitted call per update | {looped:,.0f} |")
     if args.no_torch:
@@ -161,8 +171,9 @@ def main() -> None:
         print("| PyTorch | not installed (pip install torch) |")
         return
     torch_rate = bench_torch(cfg, args.obs, args.act, args.updates)
-    print(f"| PyTorch {torch.__version__} ({torch.get_num_threads()} threads) | "
-          f"{torch_rate:,.0f} |")
+    print(
+        f"| PyTorch {torch.__version__} ({torch.get_num_threads()} threads) | {torch_rate:,.0f} |"
+    )
     print(f"ratio ddpg-jax (scanned) / PyTorch: {scanned / torch_rate:.2f}x")
 
 

@@ -174,11 +174,13 @@ def update(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict[
     actor_params = _select(do_actor, actor_params, ts.actor_params)
     actor_opt_state = _select(do_actor, actor_opt_state, ts.actor_opt_state)
     target_actor_params = _select(
-        do_actor, _soft_update(cfg.tau, actor_params, ts.target_actor_params),
+        do_actor,
+        _soft_update(cfg.tau, actor_params, ts.target_actor_params),
         ts.target_actor_params,
     )
     target_critic_params = _select(
-        do_actor, _soft_update(cfg.tau, critic_params, ts.target_critic_params),
+        do_actor,
+        _soft_update(cfg.tau, critic_params, ts.target_critic_params),
         ts.target_critic_params,
     )
     new_ts = ts.replace(

@@ -100,15 +100,27 @@ class Config:
         _check(self, "tau", 0 < self.tau <= 1, "a float in (0, 1]")
         _check(self, "weight_decay", self.weight_decay >= 0, "a float >= 0")
         _check(self, "batch_size", self.batch_size >= 1, "an integer >= 1")
-        _check(self, "buffer_size", self.buffer_size >= self.batch_size,
-               f"an integer >= batch_size ({self.batch_size})")
-        _check(self, "buffer_size", self.buffer_size >= self.num_envs,
-               f"an integer >= num_envs ({self.num_envs}), since one step adds num_envs rows")
+        _check(
+            self,
+            "buffer_size",
+            self.buffer_size >= self.batch_size,
+            f"an integer >= batch_size ({self.batch_size})",
+        )
+        _check(
+            self,
+            "buffer_size",
+            self.buffer_size >= self.num_envs,
+            f"an integer >= num_envs ({self.num_envs}), since one step adds num_envs rows",
+        )
         _check(self, "warmup_steps", self.warmup_steps >= 0, "an integer >= 0")
         _check(self, "expl_noise", self.expl_noise >= 0, "a float >= 0")
         _check(self, "noise_decay", 0 < self.noise_decay <= 1, "a float in (0, 1]")
-        _check(self, "min_expl_noise", 0 <= self.min_expl_noise <= max(self.expl_noise, 0),
-               f"a float in [0, expl_noise={self.expl_noise}]")
+        _check(
+            self,
+            "min_expl_noise",
+            0 <= self.min_expl_noise <= max(self.expl_noise, 0),
+            f"a float in [0, expl_noise={self.expl_noise}]",
+        )
         _check(self, "ou_theta", self.ou_theta >= 0, "a float >= 0")
         _check(self, "ou_sigma", self.ou_sigma >= 0, "a float >= 0")
         _check(self, "ou_dt", self.ou_dt > 0, "a float > 0")
@@ -143,15 +155,14 @@ def field_names() -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(Config))
 
 
-def field_docs() -> dict[str, str]:
-    """Each field's docstring (the string literal after it in the class body)."""
+def field_docs(cls: type = Config) -> dict[str, str]:
+    """Each dataclass field's docstring (the string literal after it in the class body)."""
     import ast
     import inspect
 
-    tree = ast.parse(inspect.getsource(Config))
-    body = tree.body[0].body
+    body = ast.parse(inspect.getsource(cls)).body[0].body
     docs: dict[str, str] = {}
-    for stmt, nxt in zip(body, body[1:]):
+    for stmt, nxt in zip(body, body[1:], strict=False):
         if isinstance(stmt, ast.AnnAssign) and isinstance(nxt, ast.Expr):
             if isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str):
                 docs[stmt.target.id] = " ".join(nxt.value.value.split())
@@ -160,7 +171,8 @@ def field_docs() -> dict[str, str]:
 
 def _check(cfg: Config, name: str, ok: bool, allowed: str) -> None:
     if not ok:
-        raise ConfigError(f"config field {name}={getattr(cfg, name)!r} is invalid: must be {allowed}")
+        value = getattr(cfg, name)
+        raise ConfigError(f"config field {name}={value!r} is invalid: must be {allowed}")
 
 
 def _check_type(name: str, value: Any, hint: Any) -> None:
@@ -180,7 +192,8 @@ def _check_type(name: str, value: Any, hint: Any) -> None:
         ok = isinstance(value, int) and not isinstance(value, bool)
         allowed = "an integer"
     elif hint is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = ok and math.isfinite(value)
         allowed = "a finite number"
     else:  # pragma: no cover - every field has one of the hints above
         raise TypeError(f"unsupported type hint {hint} for field {name}")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -113,8 +114,7 @@ def make_train(
         obs = carry.env_state.obs.astype(jnp.float32)
         greedy = agent.act(cfg, carry.train_state, obs)
         noise_state, eps = noise.sample(cfg, carry.noise, noise_key)
-        scale, bias = carry.train_state.action_scale, carry.train_state.action_bias
-        noisy = jnp.clip(greedy + eps * scale, low, high)
+        noisy = jnp.clip(greedy + eps * carry.train_state.action_scale, low, high)
         uniform = jax.random.uniform(random_key, noisy.shape, minval=low, maxval=high)
         return noise_state, jnp.where(carry.iteration < warmup_iterations, uniform, noisy)
 
@@ -207,8 +207,9 @@ def make_train(
         train_chunk=train_chunk,
         evaluate=evaluate,
         init_seeds=jax.jit(jax.vmap(init)),
-        train_chunk_seeds=jax.jit(jax.vmap(_count_traces("train_chunk", train_chunk)),
-                                  donate_argnums=0),
+        train_chunk_seeds=jax.jit(
+            jax.vmap(_count_traces("train_chunk", train_chunk)), donate_argnums=0
+        ),
         evaluate_seeds=jax.jit(jax.vmap(evaluate)),
     )
 

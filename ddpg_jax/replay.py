@@ -52,8 +52,10 @@ def add(state: ReplayState, batch: Transition) -> ReplayState:
     """Append `n` transitions (leading axis n, n <= capacity), overwriting the oldest."""
     n = batch.reward.shape[0]
     if n > state.capacity:
-        raise ValueError(f"cannot add {n} transitions at once to a buffer of capacity "
-                         f"{state.capacity}; raise buffer_size or lower num_envs")
+        raise ValueError(
+            f"cannot add {n} transitions at once to a buffer of capacity "
+            f"{state.capacity}; raise buffer_size or lower num_envs"
+        )
     rows = (state.insert_pos + jnp.arange(n, dtype=jnp.int32)) % state.capacity
     data = jax.tree.map(
         lambda store, new: store.at[rows].set(new.astype(store.dtype), unique_indices=True),

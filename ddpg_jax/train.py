@@ -63,18 +63,6 @@ class RunOptions:
     """MJX implementation: jax, or warp (NVIDIA GPUs with warp-lang)."""
 
 
-def _field_docs(cls: type) -> dict[str, str]:
-    import ast
-    import inspect
-
-    body = ast.parse(inspect.getsource(cls)).body[0].body
-    docs = {}
-    for stmt, nxt in zip(body, body[1:]):
-        if isinstance(stmt, ast.AnnAssign) and isinstance(nxt, ast.Expr):
-            docs[stmt.target.id] = " ".join(str(nxt.value.value).split())
-    return docs
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> typing.NoReturn:  # one line, no usage dump
         raise UsageError(f"{message} (see --help)")
@@ -93,8 +81,10 @@ def _add_fields(group: Any, cls: type, docs: dict[str, str]) -> None:
     hints = typing.get_type_hints(cls)
     for field in dataclasses.fields(cls):
         hint = hints[field.name]
-        kwargs: dict[str, Any] = {"default": None, "help": f"{docs.get(field.name, '')} "
-                                  f"(default: {field.default})"}
+        kwargs: dict[str, Any] = {
+            "default": None,
+            "help": f"{docs.get(field.name, '')} (default: {field.default})",
+        }
         if typing.get_origin(hint) is typing.Literal:
             kwargs["choices"] = typing.get_args(hint)
         elif hint is bool:
@@ -112,13 +102,21 @@ def build_parser() -> argparse.ArgumentParser:
         "configs/<env>.yaml.",
     )
     files = parser.add_argument_group("files")
-    files.add_argument("--config", metavar="FILE", help="YAML file with Config fields (and run "
-                       "options), applied over the task preset")
-    files.add_argument("--out", metavar="DIR", help="run directory (default: "
-                       "runs/<env>-<date-time>)")
-    files.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its latest "
-                       "checkpoint (its config.yaml is used; --total_steps may extend it)")
-    _add_fields(parser.add_argument_group("run"), RunOptions, _field_docs(RunOptions))
+    files.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML file with Config fields (and run options), applied over the task preset",
+    )
+    files.add_argument(
+        "--out", metavar="DIR", help="run directory (default: runs/<env>-<date-time>)"
+    )
+    files.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the run in DIR from its latest "
+        "checkpoint (its config.yaml is used; --total_steps may extend it)",
+    )
+    _add_fields(parser.add_argument_group("run"), RunOptions, field_docs(RunOptions))
     _add_fields(parser.add_argument_group("algorithm (Config)"), Config, field_docs())
     return parser
 
@@ -161,16 +159,18 @@ def _resolve_sections(doc: dict[str, Any], device_kind: str, origin: str) -> dic
     return merged
 
 
-def resolve_settings(
-    args: argparse.Namespace, device_kind: str
-) -> tuple[Config, RunOptions]:
+def resolve_settings(args: argparse.Namespace, device_kind: str) -> tuple[Config, RunOptions]:
     """Layer defaults, preset, --config and flags into a validated Config and RunOptions."""
     import envs
 
-    from_file = _resolve_sections(_read_yaml(args.config), device_kind, args.config) \
-        if args.config else {}
-    flags = {k: v for k, v in vars(args).items()
-             if v is not None and k not in ("config", "out", "resume")}
+    from_file = (
+        _resolve_sections(_read_yaml(args.config), device_kind, args.config) if args.config else {}
+    )
+    flags = {
+        k: v
+        for k, v in vars(args).items()
+        if v is not None and k not in ("config", "out", "resume")
+    }
     env_name = flags.get("env") or from_file.get("env") or DEFAULT_ENV
     try:
         env_name = envs.canonical_name(str(env_name))
@@ -181,8 +181,10 @@ def resolve_settings(
     run_fields = {f.name for f in dataclasses.fields(RunOptions)}
     unknown = sorted(set(settings) - config_fields - run_fields)
     if unknown:
-        raise UsageError(f"unknown setting(s) {', '.join(unknown)}; valid: "
-                         f"{', '.join(sorted(config_fields | run_fields))}")
+        raise UsageError(
+            f"unknown setting(s) {', '.join(unknown)}; valid: "
+            f"{', '.join(sorted(config_fields | run_fields))}"
+        )
     try:
         cfg = Config.from_dict({k: v for k, v in settings.items() if k in config_fields})
     except ConfigError as e:
@@ -199,8 +201,9 @@ def _check_run_options(run: RunOptions, cfg: Config) -> None:
             raise UsageError(f"--{name}={getattr(run, name)} is invalid: must be >= 1")
     for name in ("log_every", "eval_every", "checkpoint_every"):
         if getattr(run, name) < 0:
-            raise UsageError(f"--{name}={getattr(run, name)} is invalid: must be >= 0 "
-                             "(0 picks a default)")
+            raise UsageError(
+                f"--{name}={getattr(run, name)} is invalid: must be >= 0 (0 picks a default)"
+            )
     if run.impl not in ("jax", "warp"):
         raise UsageError(f"--impl={run.impl!r} is invalid: must be one of 'jax', 'warp'")
 
@@ -298,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    from ddpg_jax import checkpoint, run_dir
+    from ddpg_jax import run_dir
     from ddpg_jax.checkpoint import CheckpointError
     from ddpg_jax.run_dir import RunDirError
 
@@ -311,7 +314,6 @@ def _main(argv: list[str] | None) -> int:
     except (RunDirError, CheckpointError) as e:
         raise UsageError(str(e)) from None
     run_dir.save_config(directory, cfg, {"env": run.env, "run": dataclasses.asdict(run)})
-    del checkpoint
     return train(cfg, run, directory, resume=False)
 
 
@@ -321,11 +323,16 @@ def _resume(args: argparse.Namespace) -> int:
     directory = run_dir.open_existing(args.resume)
     cfg, extra = run_dir.load_config(directory)
     run = RunOptions(**{**extra.get("run", {}), "env": extra["env"]})
-    overrides = {k: v for k, v in vars(args).items()
-                 if v is not None and k not in ("resume", "config", "out")}
+    overrides = {
+        k: v
+        for k, v in vars(args).items()
+        if v is not None and k not in ("resume", "config", "out")
+    }
     if set(overrides) - {"total_steps"}:
-        raise UsageError(f"--resume continues the saved config; only --total_steps may change "
-                         f"(got {', '.join('--' + k for k in sorted(overrides))})")
+        raise UsageError(
+            f"--resume continues the saved config; only --total_steps may change "
+            f"(got {', '.join('--' + k for k in sorted(overrides))})"
+        )
     if "total_steps" in overrides:
         try:
             cfg = cfg.replace(total_steps=overrides["total_steps"])
@@ -355,11 +362,14 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
     env = envs.make(run.env, impl=run.impl)
     check_memory(cfg, env, run)
     schedule = make_schedule(cfg, run)
-    trainer = loop.make_train(cfg, env, schedule.chunk_iterations, run.episode_length,
-                              run.eval_episodes)
-    _print(f"ddpg-jax: {env.gym_id} on {jax.default_backend()} ({jax.devices()[0].device_kind}),"
-           f" {cfg.num_seeds} seed(s) x {cfg.num_envs} env(s), {cfg.total_steps} env steps per "
-           f"seed, run dir {directory}")
+    trainer = loop.make_train(
+        cfg, env, schedule.chunk_iterations, run.episode_length, run.eval_episodes
+    )
+    _print(
+        f"ddpg-jax: {env.gym_id} on {jax.default_backend()} ({jax.devices()[0].device_kind}),"
+        f" {cfg.num_seeds} seed(s) x {cfg.num_envs} env(s), {cfg.total_steps} env steps per "
+        f"seed, run dir {directory}"
+    )
 
     sharding = _seed_sharding(cfg.num_seeds)
     seed_keys = jax.random.split(jax.random.key(run.seed), cfg.num_seeds)
@@ -374,15 +384,18 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
             raise UsageError(str(e)) from None
         carry = restored if run.save_buffer else restored.replace(buffer=carry.buffer)
         if not run.save_buffer:
-            _print("note: checkpoints hold no replay buffer (--save_buffer false); it refills "
-                   "from empty, so the resumed run differs from an uninterrupted one")
+            _print(
+                "note: checkpoints hold no replay buffer (--save_buffer false); it refills "
+                "from empty, so the resumed run differs from an uninterrupted one"
+            )
         start_iteration = int(np.asarray(carry.iteration).reshape(-1)[0])
         _print(f"resumed from env step {step}")
     if sharding is not None:
         carry = jax.device_put(carry, sharding)
 
-    logger = MetricsLogger(directory, resume_step=start_iteration * cfg.num_envs if resume
-                           else None)
+    logger = MetricsLogger(
+        directory, resume_step=start_iteration * cfg.num_envs if resume else None
+    )
     eval_key = jax.random.fold_in(jax.random.key(run.seed), 1)
     progress = _Progress(cfg.total_steps, start_iteration * cfg.num_envs)
     latest_eval: dict[str, np.ndarray] = {}
@@ -391,9 +404,13 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
 
     def save(env_step: int, eval_returns: Any) -> None:
         train_item = carry if run.save_buffer else carry.replace(buffer=None)
-        store.save(env_step, Policy.from_train_state(carry.train_state), train_item,
-                   eval_returns=eval_returns,
-                   meta={"env": run.env, "gym_id": env.gym_id, "config": cfg.to_dict()})
+        store.save(
+            env_step,
+            Policy.from_train_state(carry.train_state),
+            train_item,
+            eval_returns=eval_returns,
+            meta={"env": run.env, "gym_id": env.gym_id, "config": cfg.to_dict()},
+        )
 
     def evaluate(env_step: int) -> dict[str, np.ndarray]:
         keys = jax.random.split(jax.random.fold_in(eval_key, env_step), cfg.num_seeds)
@@ -418,13 +435,17 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
             iteration += schedule.chunk_iterations
             env_step = iteration * cfg.num_envs
             if iteration == start_iteration + schedule.chunk_iterations:
-                _print(f"first chunk (compile + {schedule.chunk_env_steps} env steps per seed) "
-                       f"took {time.time() - t0:.1f} s")
+                _print(
+                    f"first chunk (compile + {schedule.chunk_env_steps} env steps per seed) "
+                    f"took {time.time() - t0:.1f} s"
+                )
             bad = loop.non_finite_seeds(carry, metrics)
             if bad:
-                _print(f"error: non-finite loss or parameters at env step {env_step} in seed(s) "
-                       f"{bad}; stopped. The last good checkpoint is kept in "
-                       f"{directory.checkpoints_dir}")
+                _print(
+                    f"error: non-finite loss or parameters at env step {env_step} in seed(s) "
+                    f"{bad}; stopped. The last good checkpoint is kept in "
+                    f"{directory.checkpoints_dir}"
+                )
                 exit_code = EXIT_NON_FINITE
                 break
             row = {k: np.asarray(v) for k, v in metrics.items()}
@@ -436,21 +457,32 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
             logger.log(env_step, row, time.time() - t_start)
             if env_step % schedule.checkpoint_every == 0 or done:
                 save(env_step, latest_eval.get("eval_return") if evaluated else None)
-            progress.update(env_step, latest_eval.get("eval_return"), row)
+            all_steps_per_s = schedule.chunk_env_steps * cfg.num_seeds / (time.time() - t0)
+            progress.update(env_step, latest_eval.get("eval_return"), row, all_steps_per_s)
     except KeyboardInterrupt:
-        env_step = iteration * cfg.num_envs
-        _print(f"\ninterrupted: saving a checkpoint at env step {env_step}")
-        if env_step not in store.all_steps():
-            save(env_step, None)
         exit_code = EXIT_INTERRUPTED
+        try:  # the carry may be a chunk ahead of `iteration`; its own counter is the truth
+            env_step = int(np.asarray(carry.iteration).reshape(-1)[0]) * cfg.num_envs
+            if env_step not in store.all_steps():
+                _print(f"\ninterrupted: saving a checkpoint at env step {env_step}")
+                save(env_step, None)
+        except (RuntimeError, ValueError, CheckpointError) as e:  # e.g. a donated, freed carry
+            latest = store.latest_step()
+            _print(
+                f"\ninterrupted mid-chunk ({str(e).splitlines()[0]}); the latest checkpoint "
+                f"(env step {latest}) is kept"
+            )
     finally:
         progress.close()
         logger.close()
         store.close()
     if exit_code == 0:
         summary = latest_eval.get("eval_return")
-        text = "" if summary is None else (f", eval return {np.mean(summary):.1f} ± "
-                                           f"{np.std(summary):.1f} over seeds")
+        text = (
+            ""
+            if summary is None
+            else (f", eval return {np.mean(summary):.1f} ± {np.std(summary):.1f} over seeds")
+        )
         _print(f"done in {time.time() - t_start:.0f} s{text}; run dir {directory}")
     return exit_code
 
@@ -483,20 +515,36 @@ def _seed_sharding(num_seeds: int) -> Any:
 
 
 class _Progress:
-    """A tqdm bar over env steps per seed, with env steps/s, ETA and the latest eval return."""
+    """A tqdm bar over env steps per seed (its rate and ETA), with the env steps/s of all seeds
+    together, the latest eval return (mean ± std over seeds) and the train episode return."""
 
     def __init__(self, total: int, initial: int):
         from tqdm import tqdm
 
-        self._bar = tqdm(total=total, initial=min(initial, total), unit="step", unit_scale=True,
-                         dynamic_ncols=True, file=sys.stderr, mininterval=0,
-                         smoothing=0.3)
+        self._bar = tqdm(
+            total=total,
+            initial=min(initial, total),
+            unit="step",
+            unit_scale=True,
+            dynamic_ncols=True,
+            file=sys.stderr,
+            mininterval=0,
+            smoothing=0.3,
+        )
         self._last = initial
 
-    def update(self, env_step: int, eval_return: Any, row: dict[str, Any]) -> None:
+    def update(
+        self,
+        env_step: int,
+        eval_return: Any,
+        row: dict[str, Any],
+        all_steps_per_s: float | None = None,
+    ) -> None:
         import numpy as np
 
         postfix = {}
+        if all_steps_per_s is not None:  # every env of every seed, last chunk
+            postfix["all-seeds sps"] = f"{all_steps_per_s:,.0f}"
         if eval_return is not None:
             postfix["eval"] = f"{np.mean(eval_return):.1f}±{np.std(eval_return):.1f}"
         train_return = row.get("train_episode_return")

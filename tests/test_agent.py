@@ -45,15 +45,15 @@ def _first_adam_step(params, grads, lr):
 
 
 def test_update_matches_hand_computation():
-    cfg = Config(hidden_dim=3, gamma=0.9, tau=0.1, weight_decay=0.01, actor_lr=1e-3,
-                 critic_lr=2e-3)
+    cfg = Config(hidden_dim=3, gamma=0.9, tau=0.1, weight_decay=0.01, actor_lr=1e-3, critic_lr=2e-3)
     ts = agent.init(cfg, OBS, ACT, jax.random.key(0), action_low=[-2.0], action_high=[2.0])
     batch = _batch(jax.random.key(1))
     critic0 = jax.tree.map(lambda p: p[0], ts.critic_params)
     scale, bias = ts.action_scale, ts.action_bias
 
-    next_q = _ref_critic(critic0, batch.next_obs, _ref_actor(ts.actor_params, batch.next_obs,
-                                                             scale, bias))
+    next_q = _ref_critic(
+        critic0, batch.next_obs, _ref_actor(ts.actor_params, batch.next_obs, scale, bias)
+    )
     y = batch.reward + 0.9 * (1 - batch.terminated) * next_q
 
     def critic_loss(params):
@@ -64,8 +64,9 @@ def test_update_matches_hand_computation():
     critic1 = _first_adam_step(critic0, grads, 2e-3)
 
     def actor_loss(params):
-        return -jnp.mean(_ref_critic(critic1, batch.obs, _ref_actor(params, batch.obs,
-                                                                     scale, bias)))
+        return -jnp.mean(
+            _ref_critic(critic1, batch.obs, _ref_actor(params, batch.obs, scale, bias))
+        )
 
     actor1 = _first_adam_step(ts.actor_params, jax.grad(actor_loss)(ts.actor_params), 1e-3)
 
@@ -74,11 +75,16 @@ def test_update_matches_hand_computation():
     np.testing.assert_allclose(metrics["critic_loss"], critic_loss(critic0), **close)
     np.testing.assert_allclose(metrics["actor_loss"], actor_loss(ts.actor_params), **close)
     np.testing.assert_allclose(metrics["target_q_mean"], jnp.mean(y), **close)
-    np.testing.assert_allclose(metrics["q_mean"],
-                               jnp.mean(_ref_critic(critic0, batch.obs, batch.action)), **close)
-    for got, want in zip(jax.tree.leaves(new_ts.critic_params), jax.tree.leaves(critic1)):
+    np.testing.assert_allclose(
+        metrics["q_mean"], jnp.mean(_ref_critic(critic0, batch.obs, batch.action)), **close
+    )
+    for got, want in zip(
+        jax.tree.leaves(new_ts.critic_params), jax.tree.leaves(critic1), strict=True
+    ):
         np.testing.assert_allclose(got[0], want, **close)
-    for got, want in zip(jax.tree.leaves(new_ts.actor_params), jax.tree.leaves(actor1)):
+    for got, want in zip(
+        jax.tree.leaves(new_ts.actor_params), jax.tree.leaves(actor1), strict=True
+    ):
         np.testing.assert_allclose(got, want, **close)
     assert int(new_ts.step) == 1
 
@@ -86,14 +92,22 @@ def test_update_matches_hand_computation():
 def test_soft_update_exact():
     cfg = Config(hidden_dim=8, tau=0.25)
     ts = agent.init(cfg, OBS, ACT, jax.random.key(0))
-    ts = ts.replace(target_actor_params=jax.tree.map(jnp.zeros_like, ts.actor_params),
-                    target_critic_params=jax.tree.map(jnp.ones_like, ts.critic_params))
+    ts = ts.replace(
+        target_actor_params=jax.tree.map(jnp.zeros_like, ts.actor_params),
+        target_critic_params=jax.tree.map(jnp.ones_like, ts.critic_params),
+    )
     new_ts, _ = agent.update(cfg, ts, _batch(jax.random.key(1)))
-    for online, target in zip(jax.tree.leaves(new_ts.actor_params),
-                              jax.tree.leaves(new_ts.target_actor_params)):
+    for online, target in zip(
+        jax.tree.leaves(new_ts.actor_params),
+        jax.tree.leaves(new_ts.target_actor_params),
+        strict=True,
+    ):
         np.testing.assert_array_equal(target, np.float32(0.25) * online)
-    for online, target in zip(jax.tree.leaves(new_ts.critic_params),
-                              jax.tree.leaves(new_ts.target_critic_params)):
+    for online, target in zip(
+        jax.tree.leaves(new_ts.critic_params),
+        jax.tree.leaves(new_ts.target_critic_params),
+        strict=True,
+    ):
         np.testing.assert_allclose(target, 0.25 * online + 0.75, rtol=1e-7, atol=1e-7)
 
 
@@ -111,8 +125,9 @@ def test_twin_critics_bootstrap_from_the_smaller_target():
     batch = _batch(jax.random.key(1), terminated=(0.0, 0.0, 0.0, 0.0))
     next_action = agent.act(cfg, ts.replace(actor_params=ts.target_actor_params), batch.next_obs)
     qs = [
-        _ref_critic(jax.tree.map(lambda p, i=i: p[i], ts.target_critic_params), batch.next_obs,
-                    next_action)
+        _ref_critic(
+            jax.tree.map(lambda p, i=i: p[i], ts.target_critic_params), batch.next_obs, next_action
+        )
         for i in range(2)
     ]
     assert not np.allclose(qs[0], qs[1])
@@ -129,7 +144,10 @@ def test_policy_delay_updates_actor_and_targets_every_other_step():
     ts2, _ = agent.update(cfg, ts1, batch)
 
     def same(a, b):
-        return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+        return all(
+            np.array_equal(x, y)
+            for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+        )
 
     assert not same(ts1.actor_params, ts0.actor_params)  # step 0: actor moves
     assert same(ts2.actor_params, ts1.actor_params)  # step 1: actor waits
@@ -139,8 +157,7 @@ def test_policy_delay_updates_actor_and_targets_every_other_step():
 
 def test_actions_respect_bounds_and_q_value_shape():
     cfg = Config(hidden_dim=8)
-    ts = agent.init(cfg, OBS, 2, jax.random.key(0), action_low=[-3.0, 0.0],
-                    action_high=[3.0, 1.0])
+    ts = agent.init(cfg, OBS, 2, jax.random.key(0), action_low=[-3.0, 0.0], action_high=[3.0, 1.0])
     ts = ts.replace(actor_params=jax.tree.map(lambda p: p * 100, ts.actor_params))
     action = agent.act(cfg, ts, jax.random.normal(jax.random.key(1), (256, OBS)) * 10)
     assert action.shape == (256, 2)
@@ -151,8 +168,14 @@ def test_actions_respect_bounds_and_q_value_shape():
 
 @pytest.mark.parametrize("critic_arch", ["embed", "concat"])
 def test_update_compiles_once_and_keys_are_never_reused(critic_arch):
-    cfg = Config(hidden_dim=16, critic_arch=critic_arch, target_noise=0.1, normalize_obs=True,
-                 batch_size=BATCH, buffer_size=BATCH)
+    cfg = Config(
+        hidden_dim=16,
+        critic_arch=critic_arch,
+        target_noise=0.1,
+        normalize_obs=True,
+        batch_size=BATCH,
+        buffer_size=BATCH,
+    )
     before = agent.TRACE_COUNTS["update"]
     with jax.debug_key_reuse(True):
         ts = agent.init(cfg, OBS, ACT, jax.random.key(0))

@@ -212,3 +212,15 @@ def test_real_train_state_round_trip_gives_same_action(rd):
         action_bias=policy.action_bias,
     )
     np.testing.assert_array_equal(act(from_policy, obs), expected)
+
+
+def test_zero_size_leaves_and_dropped_subtrees_round_trip(rd):
+    # MJX data has zero-size arrays (e.g. `act` of a model without activations), which orbax
+    # refuses to write; a train item saved without its replay buffer has a None subtree.
+    train = {"act": jnp.zeros((3, 0)), "qpos": jnp.arange(6.0).reshape(3, 2), "buffer": None}
+    with CheckpointStore(rd) as store:
+        store.save(5, _policy(1.0), train)
+    with CheckpointStore(rd) as store:
+        restored = store.restore_train(5, jax.eval_shape(lambda: train))
+    assert restored["act"].shape == (3, 0) and restored["buffer"] is None
+    np.testing.assert_array_equal(restored["qpos"], train["qpos"])

@@ -10,9 +10,20 @@ from ddpg_jax.config import field_docs, field_names
 
 def test_defaults_are_seed_000_general_model():
     cfg = Config()
-    seed_000 = dict(hidden_dim=256, actor_lr=1e-4, critic_lr=1e-3, gamma=0.99, tau=0.001,
-                    weight_decay=0.01, batch_size=64, buffer_size=100_000, warmup_steps=1000,
-                    expl_noise=0.1, noise_decay=0.99, min_expl_noise=0.01)
+    seed_000 = dict(
+        hidden_dim=256,
+        actor_lr=1e-4,
+        critic_lr=1e-3,
+        gamma=0.99,
+        tau=0.001,
+        weight_decay=0.01,
+        batch_size=64,
+        buffer_size=100_000,
+        warmup_steps=1000,
+        expl_noise=0.1,
+        noise_decay=0.99,
+        min_expl_noise=0.01,
+    )
     assert {k: getattr(cfg, k) for k in seed_000} == seed_000
     assert cfg.critic_arch == "embed"
     assert not cfg.twin_critics and cfg.policy_delay == 1 and cfg.target_noise == 0

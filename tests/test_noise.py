@@ -27,8 +27,13 @@ def test_ou_mean_reversion_and_stationary_variance():
 
 
 def test_ou_reset_only_for_finished_envs_and_scaled_by_decay():
-    cfg = Config(noise_type="ou", expl_noise=0.1, noise_decay=0.5, min_expl_noise=0.04,
-                 noise_decay_mode="episode")
+    cfg = Config(
+        noise_type="ou",
+        expl_noise=0.1,
+        noise_decay=0.5,
+        min_expl_noise=0.04,
+        noise_decay_mode="episode",
+    )
     state = noise.init(cfg, 3, 2)
     state, out = noise.sample(cfg, state, jax.random.key(0))
     np.testing.assert_allclose(out, state.ou)  # scale / expl_noise == 1 at the start
@@ -44,8 +49,13 @@ def test_ou_reset_only_for_finished_envs_and_scaled_by_decay():
 
 
 def test_gaussian_scale_and_step_decay():
-    cfg = Config(noise_type="gaussian", expl_noise=0.3, noise_decay=0.9, min_expl_noise=0.0,
-                 noise_decay_mode="step")
+    cfg = Config(
+        noise_type="gaussian",
+        expl_noise=0.3,
+        noise_decay=0.9,
+        min_expl_noise=0.0,
+        noise_decay_mode="step",
+    )
     state = noise.init(cfg, 20000, 1)
     _, out = noise.sample(cfg, state, jax.random.key(0))
     np.testing.assert_allclose(float(jnp.std(out)), 0.3, rtol=0.03)

@@ -19,7 +19,8 @@ def test_running_stats_equal_numpy_over_whole_stream():
 
 
 def test_normalize_formula_and_clip():
-    state = norm.NormalizerState(mean=jnp.array([1.0, 0.0]), var=jnp.array([4.0, 1e-6]),
-                                 count=jnp.asarray(10.0))
+    state = norm.NormalizerState(
+        mean=jnp.array([1.0, 0.0]), var=jnp.array([4.0, 1e-6]), count=jnp.asarray(10.0)
+    )
     out = norm.normalize(state, jnp.array([[3.0, 1.0]]))
     np.testing.assert_allclose(out, [[2.0 / np.sqrt(4.0 + 1e-5), 5.0]], rtol=1e-6)

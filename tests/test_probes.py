@@ -15,8 +15,16 @@ from ddpg_jax import Config, agent
 
 GAMMA = 0.9
 BATCH = 64
-CFG = Config(hidden_dim=64, actor_lr=1e-3, critic_lr=1e-3, gamma=GAMMA, tau=0.05,
-             weight_decay=0.0, batch_size=BATCH, buffer_size=BATCH)
+CFG = Config(
+    hidden_dim=64,
+    actor_lr=1e-3,
+    critic_lr=1e-3,
+    gamma=GAMMA,
+    tau=0.05,
+    weight_decay=0.0,
+    batch_size=BATCH,
+    buffer_size=BATCH,
+)
 
 
 def _uniform_actions(key):
@@ -25,17 +33,26 @@ def _uniform_actions(key):
 
 def constant_reward(key):
     """One step, reward 1: Q = 1 everywhere."""
-    return agent.Batch(obs=jnp.zeros((BATCH, 1)), action=_uniform_actions(key),
-                       reward=jnp.ones(BATCH), next_obs=jnp.zeros((BATCH, 1)),
-                       terminated=jnp.ones(BATCH))
+    return agent.Batch(
+        obs=jnp.zeros((BATCH, 1)),
+        action=_uniform_actions(key),
+        reward=jnp.ones(BATCH),
+        next_obs=jnp.zeros((BATCH, 1)),
+        terminated=jnp.ones(BATCH),
+    )
 
 
 def obs_reward(key):
     """One step, obs +-1, reward = obs: Q(s) = s."""
     k1, k2 = jax.random.split(key)
     obs = jax.random.choice(k1, jnp.array([-1.0, 1.0]), (BATCH, 1))
-    return agent.Batch(obs=obs, action=_uniform_actions(k2), reward=obs[:, 0], next_obs=obs,
-                       terminated=jnp.ones(BATCH))
+    return agent.Batch(
+        obs=obs,
+        action=_uniform_actions(k2),
+        reward=obs[:, 0],
+        next_obs=obs,
+        terminated=jnp.ones(BATCH),
+    )
 
 
 def two_step(key):
@@ -43,8 +60,13 @@ def two_step(key):
     k1, k2 = jax.random.split(key)
     first = jax.random.bernoulli(k1, 0.5, (BATCH,))
     obs = jnp.where(first, 0.0, 1.0)[:, None]
-    return agent.Batch(obs=obs, action=_uniform_actions(k2), reward=jnp.where(first, 0.0, 1.0),
-                       next_obs=jnp.ones((BATCH, 1)), terminated=jnp.where(first, 0.0, 1.0))
+    return agent.Batch(
+        obs=obs,
+        action=_uniform_actions(k2),
+        reward=jnp.where(first, 0.0, 1.0),
+        next_obs=jnp.ones((BATCH, 1)),
+        terminated=jnp.where(first, 0.0, 1.0),
+    )
 
 
 def action_reward(key):
@@ -52,8 +74,13 @@ def action_reward(key):
     k1, k2 = jax.random.split(key)
     obs = jax.random.uniform(k1, (BATCH, 1), minval=-0.6, maxval=0.6)
     action = _uniform_actions(k2)
-    return agent.Batch(obs=obs, action=action, reward=-((action - obs)[:, 0] ** 2),
-                       next_obs=obs, terminated=jnp.ones(BATCH))
+    return agent.Batch(
+        obs=obs,
+        action=action,
+        reward=-((action - obs)[:, 0] ** 2),
+        next_obs=obs,
+        terminated=jnp.ones(BATCH),
+    )
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
@@ -70,7 +97,8 @@ def _train(make_batch, steps, key):
 
 
 def _q(ts, obs, action):
-    return np.asarray(agent.q_value(CFG, ts, jnp.asarray(obs)[:, None], jnp.asarray(action)[:, None]))
+    obs, action = jnp.asarray(obs)[:, None], jnp.asarray(action)[:, None]
+    return np.asarray(agent.q_value(CFG, ts, obs, action))
 
 
 @pytest.mark.parametrize(

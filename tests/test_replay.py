@@ -57,7 +57,7 @@ def test_too_many_rows_at_once_is_an_error():
 
 
 def test_jit_vmap_over_seeds_with_donation():
-    num_seeds, num_envs = 3, 4
+    num_seeds = 3
     states = jax.vmap(lambda _: replay.init(10, 3, 2))(jnp.arange(num_seeds))
 
     @jax.jit
@@ -66,10 +66,11 @@ def test_jit_vmap_over_seeds_with_donation():
         return states, jax.vmap(lambda s, k: replay.sample(s, k, 8))(states, keys)
 
     add_donated = jax.jit(jax.vmap(replay.add), donate_argnums=0)
+    seed_offsets = jnp.arange(num_seeds) * 100.0
     for step in range(4):  # 16 rows per seed into capacity 10: wraps
-        seed_offsets = jnp.arange(num_seeds)[:, None] * 100.0
-        batches = jax.vmap(lambda off: jax.tree.map(lambda x: x + off, _batch(step * 4, 4)))(
-            seed_offsets[:, 0]
+        rows = _batch(step * 4, 4)
+        batches = jax.vmap(lambda off, rows=rows: jax.tree.map(lambda x: x + off, rows))(
+            seed_offsets
         )
         states = add_donated(states, batches)
     assert states.data.reward.shape == (num_seeds, 10)
@@ -80,4 +81,3 @@ def test_jit_vmap_over_seeds_with_donation():
     keys = jax.random.split(jax.random.key(0), num_seeds)
     _, samples = add_then_sample(states, batches, keys)
     assert samples.obs.shape == (num_seeds, 8, 3)
-    del num_envs

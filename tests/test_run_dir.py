@@ -73,22 +73,29 @@ def test_load_config_errors(tmp_path):
 
 def test_metrics_header_once_across_reopen(tmp_path):
     rd = run_dir.create(tmp_path / "run", "hopper")
+    columns = ["env_step", "seed", "wall_time", *metrics_log.METRIC_ORDER, "my_metric"]
     with metrics_log.MetricsLogger(rd) as log:
         log.log(10, {"critic_loss": np.array([1.0, 2.0]), "my_metric": np.array([3.0, 4.0])}, 0.5)
         # A metric missing from a later row gives an empty cell; NaN is an empty cell too.
         log.log(20, {"critic_loss": np.array([np.nan, 5.0])}, 1.0)
-        assert log.columns == ["env_step", "seed", "wall_time", "critic_loss", "my_metric"]
-    with metrics_log.MetricsLogger(rd) as log, pytest.warns(UserWarning, match="eval_return"):
-        log.log(30, {"critic_loss": np.array([6.0, 7.0]), "eval_return": 1.0}, 1.5)
+        assert log.columns == columns
+    # Every known metric has its column from the first row on, so the first evaluation,
+    # which comes after rows without one, still lands in the CSV.
+    with metrics_log.MetricsLogger(rd) as log, pytest.warns(UserWarning, match="late_metric"):
+        log.log(
+            30, {"critic_loss": np.array([6.0, 7.0]), "eval_return": 1.0, "late_metric": 2.0}, 1.5
+        )
     lines = rd.metrics_path.read_text().splitlines()
-    assert lines[0] == "env_step,seed,wall_time,critic_loss,my_metric"
+    assert lines[0] == ",".join(columns)
     assert sum(line.startswith("env_step") for line in lines) == 1
-    assert lines[3] == "20,0,1.000,,"
+    assert lines[3] == "20,0,1.000" + "," * (len(columns) - 3)
     m = metrics_log.read_metrics(rd)
     np.testing.assert_array_equal(m["env_step"], [10, 10, 20, 20, 30, 30])
     np.testing.assert_array_equal(m["seed"], [0, 1, 0, 1, 0, 1])
     np.testing.assert_array_equal(m["critic_loss"], [1, 2, np.nan, 5, 6, 7])
+    np.testing.assert_array_equal(m["eval_return"], [np.nan] * 4 + [1, 1])
     np.testing.assert_array_equal(m["my_metric"], [3, 4, np.nan, np.nan, np.nan, np.nan])
+    assert "late_metric" not in m
     assert m["env_step"].dtype == np.int64 and m["wall_time"].dtype == np.float64
 
 

@@ -18,22 +18,43 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A run that learns visibly in well under a minute of training on 2 cores.
 LEARNING_RUN = [
-    "--env=inverted_pendulum", "--num_envs=8", "--num_seeds=2", "--total_steps=12000",
-    "--hidden_dim=64", "--batch_size=128", "--actor_lr=1e-3", "--critic_lr=1e-3",
-    "--tau=0.005", "--weight_decay=0", "--warmup_steps=1000", "--updates_per_step=4",
-    "--noise_decay_mode=none", "--log_every=1000", "--eval_every=3000", "--eval_episodes=4",
+    "--env=inverted_pendulum",
+    "--num_envs=8",
+    "--num_seeds=2",
+    "--total_steps=12000",
+    "--hidden_dim=64",
+    "--batch_size=128",
+    "--actor_lr=1e-3",
+    "--critic_lr=1e-3",
+    "--tau=0.005",
+    "--weight_decay=0",
+    "--warmup_steps=1000",
+    "--updates_per_step=4",
+    "--noise_decay_mode=none",
+    "--log_every=1000",
+    "--eval_every=3000",
+    "--eval_episodes=4",
     "--keep_checkpoints=10",
 ]
 # The same shapes with fewer steps, so kill-and-resume reuses the compiled chunk.
 RESUMABLE_RUN = [
     *(a for a in LEARNING_RUN if not a.startswith(("--total_steps", "--eval_every"))),
-    "--total_steps=3000", "--eval_every=1000", "--save_buffer=true",
+    "--total_steps=3000",
+    "--eval_every=1000",
+    "--save_buffer=true",
 ]
 # A tiny run for the two-device check, which compiles its own sharded program.
 TINY_RUN = [
-    "--env=inverted_pendulum", "--num_envs=2", "--num_seeds=2", "--total_steps=200",
-    "--hidden_dim=16", "--batch_size=16", "--warmup_steps=100", "--log_every=100",
-    "--eval_episodes=2", "--episode_length=50",
+    "--env=inverted_pendulum",
+    "--num_envs=2",
+    "--num_seeds=2",
+    "--total_steps=200",
+    "--hidden_dim=16",
+    "--batch_size=16",
+    "--warmup_steps=100",
+    "--log_every=100",
+    "--eval_episodes=2",
+    "--episode_length=50",
 ]
 
 
@@ -122,7 +143,7 @@ def test_kill_and_resume_equals_uninterrupted_run(tmp_path):
     step_a, policy_a = _final_train_params(run_dir.open_existing(whole))
     step_b, policy_b = _final_train_params(run_dir.open_existing(killed))
     assert step_a == step_b == 3000
-    for a, b in zip(jax.tree.leaves(policy_a), jax.tree.leaves(policy_b)):
+    for a, b in zip(jax.tree.leaves(policy_a), jax.tree.leaves(policy_b), strict=True):
         np.testing.assert_array_equal(a, b)
     rows_a = read_metrics(run_dir.open_existing(whole))
     rows_b = read_metrics(run_dir.open_existing(killed))
@@ -174,31 +195,60 @@ def test_bad_config_file_and_missing_checkpoint(tmp_path, capsys):
     unknown.write_text("learning_rate: 0.1\n")
     assert "unknown setting(s) learning_rate" in _one_line_error(capsys, [f"--config={unknown}"])
     no_ckpt = tmp_path / "no_ckpt"
-    run_dir.save_config(run_dir.create(no_ckpt, "inverted_pendulum"), train.Config(),
-                        {"env": "inverted_pendulum", "run": {}})
+    run_dir.save_config(
+        run_dir.create(no_ckpt, "inverted_pendulum"),
+        train.Config(),
+        {"env": "inverted_pendulum", "run": {}},
+    )
     assert "no checkpoint to resume" in _one_line_error(capsys, [f"--resume={no_ckpt}"])
 
 
 def test_cli_process_exit_status_and_help():
     env = {**os.environ, "PYTHONPATH": ROOT}
-    bad = subprocess.run([sys.executable, "-m", "ddpg_jax.train", "--env=nope"],
-                         capture_output=True, text=True, env=env, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "ddpg_jax.train", "--env=nope"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "Valid names" in bad.stderr
-    helped = subprocess.run([sys.executable, "-m", "ddpg_jax.train", "--help"],
-                            capture_output=True, text=True, env=env, timeout=120)
+    helped = subprocess.run(
+        [sys.executable, "-m", "ddpg_jax.train", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert helped.returncode == 0
-    for flag in ("--env", "--num_envs", "--num_seeds", "--total_steps", "--out", "--config",
-                 "--resume", "--ou_theta", "--critic_arch", "--save_buffer"):
+    for flag in (
+        "--env",
+        "--num_envs",
+        "--num_seeds",
+        "--total_steps",
+        "--out",
+        "--config",
+        "--resume",
+        "--ou_theta",
+        "--critic_arch",
+        "--save_buffer",
+    ):
         assert flag in helped.stdout
 
 
 def test_two_devices_shard_the_seeds(tmp_path):
-    env = {**os.environ, "PYTHONPATH": ROOT,
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": ROOT,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "ddpg_jax.train", *TINY_RUN, f"--out={tmp_path / 'run'}"],
-        capture_output=True, text=True, env=env, timeout=600,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "seeds sharded over 2 devices" in result.stderr

@@ -1,0 +1,178 @@
+"""Command line: learning curves of one or more runs (eval return, critic loss, mean Q).
+
+    python -m ddpg_jax.plot RUN_DIR [RUN_DIR ...] --out curves.png [--labels a,b]
+
+Reads each run's `metrics.csv` (see `ddpg_jax.metrics_log`) and draws three panels against env
+steps per seed: the line is the mean over the run's seeds, the band mean ± std. One line per
+run, labelled by its config.yaml `variant` if it has one, else by the run dir's name.
+Matplotlib with the Agg backend (no display needed). Bad input prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import typing
+from typing import Any
+
+import numpy as np
+
+from ddpg_jax.train import EXIT_USAGE, UsageError
+
+PANELS = (
+    ("eval_return", "eval return (noise-free)"),
+    ("critic_loss", "critic loss"),
+    ("q_mean", "mean Q"),
+)
+FORMATS = (".png", ".pdf", ".svg")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> typing.NoReturn:  # one line, no usage dump
+        raise UsageError(f"{message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m ddpg_jax.plot",
+        description="Plot eval return, critic loss and mean Q against env steps (mean ± std "
+        "over seeds), one line per run.",
+    )
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
+    parser.add_argument(
+        "--out", required=True, metavar="FILE.png", help="output image (.png, .pdf or .svg)"
+    )
+    parser.add_argument("--labels", help="comma-separated legend labels, one per run dir")
+    parser.add_argument("--title", help="figure title (default: the runs' env names)")
+    parser.add_argument("--log-loss", action="store_true", help="log scale for the critic loss")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return EXIT_USAGE
+
+
+def _main(argv: list[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    out = pathlib.Path(args.out)
+    if out.suffix.lower() not in FORMATS:
+        raise UsageError(f"--out={args.out}: the file name must end in {', '.join(FORMATS)}")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out={args.out}: folder {out.parent} does not exist")
+    labels = None
+    if args.labels is not None:
+        labels = [s.strip() for s in args.labels.split(",")]
+        if len(labels) != len(args.run_dirs):
+            raise UsageError(
+                f"--labels has {len(labels)} label(s) for {len(args.run_dirs)} run dir(s)"
+            )
+    runs = [load_run(d) for d in args.run_dirs]
+    if labels:
+        runs = [{**r, "label": lab} for r, lab in zip(runs, labels, strict=True)]
+    plot_runs(runs, out, title=args.title, log_loss=args.log_loss)
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def load_run(path: str) -> dict[str, Any]:
+    """`{"label", "env", "curves": {metric: (steps, mean, std, num_seeds)}}` of one run dir."""
+    from ddpg_jax import run_dir
+    from ddpg_jax.metrics_log import read_metrics
+
+    try:
+        rd = run_dir.open_existing(path)
+        _, extra = run_dir.load_config(rd)
+    except run_dir.RunDirError as e:
+        raise UsageError(str(e)) from None
+    metrics = read_metrics(rd)
+    if not metrics or metrics["env_step"].size == 0:
+        raise UsageError(
+            f"{rd.root} has no metrics yet ({rd.metrics_path.name} is missing or "
+            "empty); train writes a row after its first chunk"
+        )
+    curves = {name: seed_curve(metrics, name) for name, _ in PANELS if name in metrics}
+    label = str(extra.get("variant") or rd.root.absolute().name)
+    return {"label": label, "env": extra.get("env"), "curves": curves}
+
+
+def seed_curve(metrics: dict[str, np.ndarray], name: str):
+    """(steps, mean, std, seeds) of `name` over the rows where it is finite, per env step."""
+    values, steps = metrics[name], metrics["env_step"]
+    finite = np.isfinite(values)
+    values, steps = values[finite], steps[finite]
+    unique = np.unique(steps)
+    means = np.array([values[steps == s].mean() for s in unique])
+    stds = np.array([values[steps == s].std() for s in unique])
+    counts = np.array([np.sum(steps == s) for s in unique])
+    return unique, means, stds, counts
+
+
+def plot_runs(
+    runs: list[dict[str, Any]], out: pathlib.Path, title: str | None = None, log_loss: bool = False
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import EngFormatter
+
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(12, 3.6), constrained_layout=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (name, ylabel) in zip(axes, PANELS, strict=True):
+        drawn = False
+        for i, run in enumerate(runs):
+            curve = run["curves"].get(name)
+            if curve is None or curve[0].size == 0:
+                continue
+            steps, mean, std, counts = curve
+            color = colors[i % len(colors)]
+            seeds = int(counts.max())
+            ax.plot(
+                steps,
+                mean,
+                color=color,
+                lw=1.6,
+                marker="o" if steps.size < 3 else None,
+                ms=3,
+                label=f"{run['label']} ({seeds} seed{'s' if seeds > 1 else ''})",
+            )
+            ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.2, lw=0)
+            drawn = True
+        if not drawn:
+            ax.text(
+                0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="gray"
+            )
+        elif name == "critic_loss" and log_loss:
+            ax.set_yscale("log")
+        ax.set_title(ylabel, fontsize=10)
+        ax.set_xlabel("env steps per seed", fontsize=9)
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3, lw=0.5)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if not handles:
+        for ax in axes[1:]:
+            handles, labels = ax.get_legend_handles_labels()
+            if handles:
+                break
+    if handles:
+        axes[0].legend(handles, labels, fontsize=8, frameon=False, loc="best")
+    envs_seen = sorted({str(r["env"]) for r in runs if r.get("env")})
+    fig.suptitle(title or f"{', '.join(envs_seen)}: mean ± std over seeds", fontsize=11)
+    try:
+        fig.savefig(out, dpi=120)
+    except OSError as e:
+        raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
+    finally:
+        plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""Checkpoint evaluation: exported policy, Gymnasium vs MJX returns, JSON, video, bad input.
+
+The checkpoint is built without training (one MJX compile per module is all we can afford on
+2 cores): seed 0 is a freshly initialised actor with non-trivial normalizer statistics, seed 1
+a hand-set actor that is a linear balancing controller `3 tanh(K obs)` (so its episodes last
+the whole time limit). Both are saved with `CheckpointStore.save(step, Policy, train=None)`,
+exactly as train saves the policy item.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from ddpg_jax import Config, agent, evaluate, policy, run_dir
+from ddpg_jax.checkpoint import CheckpointStore, Policy
+
+ENV = "inverted_pendulum"
+HIDDEN = 16
+STEPS = (500, 1000)
+EPISODES = 4
+MAX_STEPS = 300
+GAIN = np.array([1.0, 10.0, 1.0, 2.0])  # balances InvertedPendulum-v5 (checked in Gymnasium)
+
+
+def _controller_params(params, obs_size: int):
+    """Actor params computing tanh(GAIN . obs) through the ReLU layers: h0 = [obs+, obs-]."""
+    h0 = np.zeros((obs_size, HIDDEN), np.float32)
+    h0[:, :obs_size] = np.eye(obs_size)
+    h0[:, obs_size : 2 * obs_size] = -np.eye(obs_size)
+    out = np.zeros((HIDDEN, 1), np.float32)
+    out[:obs_size, 0], out[obs_size : 2 * obs_size, 0] = GAIN, -GAIN
+    layers = {
+        "hidden_0": {"kernel": h0, "bias": np.zeros(HIDDEN, np.float32)},
+        "hidden_1": {
+            "kernel": np.eye(HIDDEN, dtype=np.float32),
+            "bias": np.zeros(HIDDEN, np.float32),
+        },
+        "out": {"kernel": out, "bias": np.zeros(1, np.float32)},
+    }
+    return jax.tree.map(jnp.asarray, {"params": layers})
+
+
+def make_train_states(cfg: Config, env) -> agent.TrainState:
+    """Two seeds' train states ([2] leading axis): random actor, and the balancing controller."""
+    keys = jax.random.split(jax.random.key(3), 2)
+    ts = jax.vmap(
+        lambda k: agent.init(
+            cfg, env.observation_size, env.action_size, k, env.action_low, env.action_high
+        )
+    )(keys)
+    obs_size = env.observation_size
+    ctrl = _controller_params(None, obs_size)
+    actor = jax.tree.map(lambda a, c: a.at[1].set(c), ts.actor_params, ctrl)
+    normalizer = ts.normalizer.replace(
+        mean=ts.normalizer.mean.at[0].set(jnp.array([0.1, -0.02, 0.3, 0.05])),
+        var=ts.normalizer.var.at[0].set(jnp.array([0.5, 0.01, 2.0, 0.3])),
+        count=jnp.full((2,), 1e3, jnp.float32),
+    )
+    return ts.replace(actor_params=actor, normalizer=normalizer)
+
+
+def make_run(root, env_name: str = ENV, meta_env: str | None = None, steps=STEPS):
+    """A run dir with config.yaml and policy-only checkpoints at `steps`."""
+    cfg = Config(hidden_dim=HIDDEN, normalize_obs=True, num_seeds=2)
+    env = envs.make(ENV)
+    ts = make_train_states(cfg, env)
+    rd = run_dir.create(root, env_name)
+    run_dir.save_config(rd, cfg, {"env": env_name})
+    with CheckpointStore(rd) as store:
+        for i, step in enumerate(steps):
+            store.save(
+                step,
+                Policy.from_train_state(ts),
+                None,
+                eval_returns=[1.0 + i, 2.0],
+                meta={"env": meta_env or env_name, "config": cfg.to_dict()},
+            )
+    return rd, cfg, ts
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return make_run(tmp_path_factory.mktemp("eval") / "run")
+
+
+def _main(argv, capsys):
+    code = evaluate.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_policy_matches_training_actor(run):
+    rd, cfg, ts = run
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(32, 4)).astype(np.float32) * [1.0, 0.2, 1.0, 1.0]
+    for i in range(2):
+        pi = policy.load(rd.root, "latest", seed_index=i)
+        assert (pi.env, pi.gym_id, pi.step, pi.seed_index) == (ENV, "InvertedPendulum-v5", 1000, i)
+        ts_i = jax.tree.map(lambda x, i=i: x[i], ts)
+        expected = np.asarray(agent.act(cfg, ts_i, jnp.asarray(obs)))
+        np.testing.assert_allclose(pi.act(obs), expected, rtol=1e-6, atol=1e-6)
+        single = pi.act(obs[0].astype(np.float64))
+        assert single.shape == (1,) and single.dtype == np.float32
+        np.testing.assert_allclose(single, expected[0], rtol=1e-6, atol=1e-6)
+    assert policy.load(rd.root, "best").step == 1000 and policy.load(rd.root, 500).step == 500
+
+
+def test_json_and_gym_mjx_agreement(run, capsys):
+    rd, _, _ = run
+    code, out, err = _main(
+        [
+            rd.root,
+            "--seed-index",
+            "all",
+            "--episodes",
+            EPISODES,
+            "--max-episode-steps",
+            MAX_STEPS,
+            "--json",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["env"] == ENV and doc["checkpoint_step"] == 1000
+    assert doc["episode_seeds"] == list(range(EPISODES))
+    assert np.isfinite([doc["gym_mean"], doc["gym_std"], doc["mjx_mean"], doc["gap"]]).all()
+    assert [s["seed_index"] for s in doc["seeds"]] == [0, 1]
+    for s in doc["seeds"]:
+        for key in ("gym_returns", "gym_lengths", "mjx_returns", "mjx_lengths"):
+            assert len(s[key]) == EPISODES and np.isfinite(s[key]).all(), key
+        assert np.isfinite([s["gym_mean"], s["mjx_mean"], s["gap"]]).all()
+        assert abs(s["gap"]) < 0.03, s  # same policy, same initial states, no contacts
+        np.testing.assert_allclose(s["mjx_returns"], s["gym_returns"], rtol=0.05, atol=1.0)
+    random_actor, controller = doc["seeds"]
+    assert controller["gym_returns"] == [float(MAX_STEPS)] * EPISODES  # balances to the limit
+    assert max(random_actor["gym_lengths"]) < MAX_STEPS  # falls: termination timing compared
+    assert "InvertedPendulum-v5" in err or err  # progress on stderr, stdout is only the JSON
+
+
+def test_table_output(run, capsys):
+    rd, _, _ = run
+    code, out, err = _main(
+        [
+            rd.root,
+            "--checkpoint",
+            "500",
+            "--seed-index",
+            "1",
+            "--episodes",
+            EPISODES,
+            "--max-episode-steps",
+            MAX_STEPS,
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert "InvertedPendulum-v5, checkpoint step 500" in out
+    assert out.splitlines()[2].split()[0] == "1"
+    assert "300.0 ± 0.0" in out
+
+
+@pytest.mark.filterwarnings("ignore:os.fork")  # imageio's reader forks and execs ffmpeg at once
+def test_video(run, tmp_path, capsys, monkeypatch):
+    renderer = None
+    for gl in evaluate.RENDERERS:
+        if evaluate._probe_renderer(gl) is None:
+            renderer = gl
+            break
+    if renderer is None:
+        pytest.skip("no headless renderer (MUJOCO_GL=egl or osmesa; apt-get install libosmesa6)")
+    pytest.importorskip("imageio_ffmpeg", reason="video needs imageio[ffmpeg]")
+    monkeypatch.setenv("MUJOCO_GL", renderer)
+    rd, _, _ = run
+    video = tmp_path / "episode.mp4"
+    code, out, err = _main(
+        [
+            rd.root,
+            "--seed-index",
+            "all",
+            "--episodes",
+            1,
+            "--max-episode-steps",
+            40,
+            "--no-mjx",
+            "--video",
+            video,
+            "--json",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert video.is_file() and video.stat().st_size > 1000
+    import imageio.v2 as imageio
+
+    with imageio.get_reader(video) as reader:
+        frame = reader.get_data(0)
+    assert frame.ndim == 3 and frame.shape[2] == 3
+    assert json.loads(out)["video"] == str(video)
+
+
+@pytest.fixture(scope="module")
+def bad_runs(run, tmp_path_factory):
+    rd, cfg, _ = run
+    base = tmp_path_factory.mktemp("bad")
+    empty = run_dir.create(base / "no_checkpoints", ENV)
+    run_dir.save_config(empty, cfg, {"env": ENV})
+    corrupt = base / "corrupt"
+    shutil.copytree(rd.root, corrupt)
+    for step in STEPS:
+        for f in (corrupt / "checkpoints" / str(step) / "policy").rglob("*"):
+            if f.is_file() and f.stat().st_size > 0:
+                f.write_bytes(b"\x00garbage" * 8)
+    unknown, _, _ = make_run(base / "unknown_env", env_name="cartpole", steps=(100,))
+    return {
+        "empty": empty.root,
+        "corrupt": corrupt,
+        "unknown": unknown.root,
+        "missing": base / "nope",
+        "file": rd.config_path,
+    }
+
+
+BAD_INPUTS = {
+    "missing run dir": (["{missing}"], "does not exist"),
+    "a file": (["{file}"], "is a file"),
+    "no checkpoints": (["{empty}"], "no checkpoints"),
+    "corrupt checkpoint": (["{corrupt}"], "unreadable"),
+    "unknown env": (["{unknown}"], "cartpole"),
+    "seed index out of range": (["{good}", "--seed-index", "2"], "out of range"),
+    "bad seed index": (["{good}", "--seed-index", "first"], "--seed-index"),
+    "unknown step": (["{good}", "--checkpoint", "7"], "no checkpoint at step 7"),
+    "bad checkpoint": (["{good}", "--checkpoint", "newest"], "--checkpoint"),
+    "zero episodes": (["{good}", "--episodes", "0"], "--episodes=0"),
+    "non-integer episodes": (["{good}", "--episodes", "ten"], "--episodes"),
+    "video not mp4": (["{good}", "--video", "out.gif"], ".mp4"),
+    "unknown flag": (["{good}", "--fast"], "unrecognized"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_exits_2_with_one_line(case, run, bad_runs, capsys):
+    argv, expected = BAD_INPUTS[case]
+    paths = {**bad_runs, "good": run[0].root}
+    code, out, err = _main([a.format(**paths) for a in argv], capsys)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("error: ") and expected in err, err
+    assert "Traceback" not in err
+
+
+def test_no_renderer_exits_2(run, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MUJOCO_GL", "nonsense")
+    code, out, err = _main([run[0].root, "--video", tmp_path / "v.mp4"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "MUJOCO_GL=egl" in err and "osmesa" in err

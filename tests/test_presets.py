@@ -1,0 +1,151 @@
+"""Every YAML preset in configs/ resolves into a valid Config on both device kinds.
+
+Fast: no training and no env construction (only `envs.canonical_name` / `envs.TASKS`).
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+import yaml
+
+import envs
+from ddpg_jax import train
+from ddpg_jax.config import Config
+
+CONFIGS = pathlib.Path(__file__).resolve().parent.parent / "configs"
+TASK_PRESETS = sorted(CONFIGS / f"{task}.yaml" for task in envs.TASKS)
+ALL_YAML = sorted(CONFIGS.glob("*.yaml"))
+OTHER_YAML = sorted(set(ALL_YAML) - set(TASK_PRESETS))
+DEVICE_KINDS = ("cpu", "gpu")
+
+
+def _resolve(argv: list[str], device_kind: str) -> tuple[Config, train.RunOptions]:
+    return train.resolve_settings(train.build_parser().parse_args(argv), device_kind)
+
+
+def _doc(path: pathlib.Path) -> dict:
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def test_configs_dir_is_the_one_train_reads():
+    assert train.CONFIGS_DIR == CONFIGS
+
+
+@pytest.mark.parametrize("task", envs.TASKS)
+def test_every_task_has_a_preset(task):
+    assert (CONFIGS / f"{task}.yaml").is_file(), f"configs/{task}.yaml is missing"
+
+
+@pytest.mark.parametrize("path", ALL_YAML, ids=lambda p: p.name)
+def test_file_starts_with_a_comment_and_has_only_known_keys(path):
+    assert path.read_text().startswith("#"), f"{path.name} should open with a comment"
+    doc = _doc(path)
+    assert isinstance(doc, dict)
+    valid = set(train.build_parser().parse_args([]).__dict__) - {"config", "out", "resume"}
+    for section in DEVICE_KINDS:
+        assert isinstance(doc.get(section, {}), dict)
+    keys = {k for k in doc if k not in DEVICE_KINDS}
+    for section in DEVICE_KINDS:
+        keys |= set(doc.get(section) or {})
+    assert keys <= valid, f"unknown keys in {path.name}: {sorted(keys - valid)}"
+
+
+@pytest.mark.parametrize("device_kind", DEVICE_KINDS)
+@pytest.mark.parametrize("path", TASK_PRESETS, ids=lambda p: p.name)
+def test_task_preset_resolves(path, device_kind):
+    task = path.stem
+    doc = _doc(path)
+    assert "env" not in doc, "the task comes from the file name (--env), not a key"
+    assert set(doc) >= {"cpu", "gpu"}, f"{path.name} needs cpu: and gpu: sections"
+    cfg, run = _resolve([f"--env={task}"], device_kind)
+    assert isinstance(cfg, Config)
+    assert run.env == task
+    section = doc[device_kind]
+    for key, value in {
+        **{k: v for k, v in doc.items() if k not in DEVICE_KINDS},
+        **section,
+    }.items():
+        actual = getattr(cfg, key) if hasattr(cfg, key) else getattr(run, key)
+        assert actual == value, f"{path.name} [{device_kind}] {key}: {actual!r} != {value!r}"
+    # The gym id selects the same preset.
+    assert _resolve([f"--env={envs.GYM_IDS[task]}"], device_kind) == (cfg, run)
+
+
+@pytest.mark.parametrize("path", TASK_PRESETS, ids=lambda p: p.name)
+def test_gpu_section_is_marked_untuned_and_parallel(path):
+    text = path.read_text()
+    gpu_part = text[text.index("\ngpu:") :]
+    assert "untuned: chosen by reasoning, not measured" in gpu_part
+    cfg, _ = _resolve([f"--env={path.stem}"], "gpu")
+    assert 1024 <= cfg.num_envs <= 4096
+    assert cfg.batch_size >= 4096
+
+
+@pytest.mark.parametrize("path", TASK_PRESETS, ids=lambda p: p.name)
+def test_cpu_section_is_small(path):
+    cfg, run = _resolve([f"--env={path.stem}"], "cpu")
+    assert cfg.num_envs <= 8
+    assert cfg.num_envs * cfg.num_seeds <= 16
+    assert cfg.total_steps <= 50_000
+    assert cfg.hidden_dim * cfg.batch_size <= 256 * 256
+    assert run.eval_every >= cfg.total_steps // 10  # evaluations cost 1000 steps each
+
+
+def test_default_command_is_the_inverted_pendulum_cpu_preset():
+    cfg, run = _resolve([], "cpu")
+    assert run.env == "inverted_pendulum" == train.DEFAULT_ENV
+    assert (cfg, run) == _resolve(["--env=inverted_pendulum"], "cpu")
+    assert cfg.num_seeds == 2 and cfg.updates_per_step / cfg.num_envs >= 1
+
+
+@pytest.mark.parametrize("device_kind", DEVICE_KINDS)
+@pytest.mark.parametrize("path", OTHER_YAML, ids=lambda p: p.name)
+def test_other_yaml_resolves_as_config_file_for_every_task(path, device_kind):
+    for task in envs.TASKS:
+        cfg, run = _resolve([f"--config={path}", f"--env={task}"], device_kind)
+        assert isinstance(cfg, Config)
+        assert run.env == task
+
+
+def test_seed000_is_the_general_model_on_any_task_and_device():
+    path = CONFIGS / "seed000.yaml"
+    doc = _doc(path)
+    assert "env" not in doc and "cpu" not in doc and "gpu" not in doc
+    expected = Config().replace(
+        hidden_dim=256,
+        actor_lr=1e-4,
+        critic_lr=1e-3,
+        gamma=0.99,
+        tau=0.001,
+        weight_decay=0.01,
+        batch_size=64,
+        buffer_size=100_000,
+        warmup_steps=1000,
+        noise_type="gaussian",
+        expl_noise=0.1,
+        noise_decay=0.99,
+        min_expl_noise=0.01,
+        noise_decay_mode="episode",
+        num_envs=1,
+        critic_arch="embed",
+        updates_per_step=1,
+        normalize_obs=False,
+        twin_critics=False,
+        policy_delay=1,
+        target_noise=0.0,
+        total_steps=1_000_000,
+        num_seeds=1,
+    )
+    # It sets every Config field, so no task preset (cpu or gpu) leaks into it.
+    assert set(doc) >= {f for f in Config().to_dict()}
+    for task in envs.TASKS:
+        for device_kind in DEVICE_KINDS:
+            cfg, run = _resolve([f"--config={path}", f"--env={task}"], device_kind)
+            assert cfg == expected, (task, device_kind)
+            assert run.env == task and run.eval_episodes == 10
+    # Flags still win over it.
+    cfg, _ = _resolve([f"--config={path}", "--env=hopper", "--num_seeds=5"], "gpu")
+    assert cfg == expected.replace(num_seeds=5)

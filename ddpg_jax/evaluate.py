@@ -156,9 +156,9 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     from ddpg_jax import policy as policy_lib
     from ddpg_jax.checkpoint import CheckpointError
     from ddpg_jax.run_dir import RunDirError
-    from ddpg_jax.train import _enable_compilation_cache
+    from ddpg_jax.train import enable_compilation_cache
 
-    _enable_compilation_cache()
+    enable_compilation_cache()
     try:
         policies = policy_lib.load_seeds(args.run_dir, args.checkpoint)
         indices = (
@@ -349,11 +349,15 @@ def check_video_writer() -> None:
 
 
 def _probe_renderer(gl: str) -> str | None:
-    """None if an offscreen GL context of MUJOCO_GL=gl works (tried in a subprocess, since a
+    """None if MuJoCo can render offscreen with MUJOCO_GL=gl (tried in a subprocess, since a
     failed attempt leaves PyOpenGL bound to the wrong platform); else why not."""
     code = (
+        "import warnings, mujoco\n"
+        "warnings.simplefilter('error')\n"  # glfw only warns when it has no display
         f"from {_GL_MODULES[gl]} import GLContext\n"
-        "c = GLContext(16, 16)\nc.make_current()\nc.free()\n"
+        "c = GLContext(16, 16)\nc.make_current()\n"
+        "m = mujoco.MjModel.from_xml_string('<mujoco/>')\n"
+        "mujoco.MjrContext(m, mujoco.mjtFontScale.mjFONTSCALE_100)\nc.free()\n"
     )
     env = {**os.environ, "MUJOCO_GL": gl}
     try:
@@ -365,7 +369,8 @@ def _probe_renderer(gl: str) -> str | None:
         return f"{type(e).__name__}"
     if proc.returncode == 0:
         return None
-    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    text = proc.stderr.split("Exception ignored in")[0]  # noise from __del__ after the error
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     return lines[-1][:200] if lines else f"exit status {proc.returncode}"
 
 

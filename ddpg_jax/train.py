@@ -358,7 +358,7 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
         store.close()
         raise UsageError(f"{directory} has no checkpoint to resume from; start a new run")
     jax.config.update("jax_default_matmul_precision", "float32")
-    _enable_compilation_cache()
+    enable_compilation_cache()
     env = envs.make(run.env, impl=run.impl)
     check_memory(cfg, env, run)
     schedule = make_schedule(cfg, run)
@@ -483,11 +483,13 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
             if summary is None
             else (f", eval return {np.mean(summary):.1f} ± {np.std(summary):.1f} over seeds")
         )
-        _print(f"done in {time.time() - t_start:.0f} s{text}; run dir {directory}")
+        _print(f"done in {time.time() - t_start:.0f} s{text}; run dir {directory}\n"
+               f"next: python -m ddpg_jax.evaluate {directory}   (scores it in Gymnasium)\n"
+               f"      python -m ddpg_jax.plot {directory} --out {directory}/curves.png")
     return exit_code
 
 
-def _enable_compilation_cache() -> None:
+def enable_compilation_cache() -> None:
     """Persistent XLA cache, so a second run of the same shapes skips most of the compile."""
     import jax
 

@@ -59,6 +59,9 @@ class RunOptions:
     save_buffer: bool = False
     """Store the replay buffer in checkpoints (needed for a resume identical to an
     uninterrupted run; large)."""
+    backend: str = "auto"
+    """Physics: mjx (MJX, for GPUs), mujoco (C MuJoCo through a callback, fast on CPUs), or
+    auto (mjx on a GPU, else mujoco)."""
     impl: str = "jax"
     """MJX implementation: jax, or warp (NVIDIA GPUs with warp-lang)."""
 
@@ -204,6 +207,10 @@ def _check_run_options(run: RunOptions, cfg: Config) -> None:
             raise UsageError(
                 f"--{name}={getattr(run, name)} is invalid: must be >= 0 (0 picks a default)"
             )
+    if run.backend not in ("auto", "mjx", "mujoco"):
+        raise UsageError(
+            f"--backend={run.backend!r} is invalid: must be one of 'auto', 'mjx', 'mujoco'"
+        )
     if run.impl not in ("jax", "warp"):
         raise UsageError(f"--impl={run.impl!r} is invalid: must be one of 'jax', 'warp'")
 
@@ -313,8 +320,16 @@ def _main(argv: list[str] | None) -> int:
         directory = run_dir.create(args.out, run.env)
     except (RunDirError, CheckpointError) as e:
         raise UsageError(str(e)) from None
-    run_dir.save_config(directory, cfg, {"env": run.env, "run": dataclasses.asdict(run)})
+    extra = {"env": run.env, "backend": envs_backend(run.backend), "run": dataclasses.asdict(run)}
+    run_dir.save_config(directory, cfg, extra)
     return train(cfg, run, directory, resume=False)
+
+
+def envs_backend(choice: str) -> str:
+    """The physics backend `choice` ("auto", "mjx", "mujoco") resolves to on this machine."""
+    from envs.base import resolve_backend
+
+    return resolve_backend(choice)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -359,14 +374,16 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
         raise UsageError(f"{directory} has no checkpoint to resume from; start a new run")
     jax.config.update("jax_default_matmul_precision", "float32")
     enable_compilation_cache()
-    env = envs.make(run.env, impl=run.impl)
+    backend = envs_backend(run.backend)
+    env = envs.make(run.env, backend=backend, **({"impl": run.impl} if backend == "mjx" else {}))
     check_memory(cfg, env, run)
     schedule = make_schedule(cfg, run)
     trainer = loop.make_train(
         cfg, env, schedule.chunk_iterations, run.episode_length, run.eval_episodes
     )
     _print(
-        f"ddpg-jax: {env.gym_id} on {jax.default_backend()} ({jax.devices()[0].device_kind}),"
+        f"ddpg-jax: {env.gym_id}, physics {backend} (--backend={run.backend}), learner on "
+        f"{jax.default_backend()} ({jax.devices()[0].device_kind}),"
         f" {cfg.num_seeds} seed(s) x {cfg.num_envs} env(s), {cfg.total_steps} env steps per "
         f"seed, run dir {directory}"
     )
@@ -483,9 +500,11 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
             if summary is None
             else (f", eval return {np.mean(summary):.1f} ± {np.std(summary):.1f} over seeds")
         )
-        _print(f"done in {time.time() - t_start:.0f} s{text}; run dir {directory}\n"
-               f"next: python -m ddpg_jax.evaluate {directory}   (scores it in Gymnasium)\n"
-               f"      python -m ddpg_jax.plot {directory} --out {directory}/curves.png")
+        _print(
+            f"done in {time.time() - t_start:.0f} s{text}; run dir {directory}\n"
+            f"next: python -m ddpg_jax.evaluate {directory}   (scores it in Gymnasium)\n"
+            f"      python -m ddpg_jax.plot {directory} --out {directory}/curves.png"
+        )
     return exit_code
 
 

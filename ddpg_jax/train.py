@@ -97,13 +97,14 @@ def _add_fields(group: Any, cls: type, docs: dict[str, str]) -> None:
         group.add_argument(f"--{field.name}", **kwargs)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="python -m ddpg_jax.train",
-        description="Train DDPG on a Gymnasium v5 MuJoCo task in MJX: many envs and vmapped "
-        "seeds in one process. Flags override --config, which overrides the task preset "
-        "configs/<env>.yaml.",
-    )
+def build_parser(
+    prog: str = "python -m ddpg_jax.train",
+    description: str = "Train DDPG on a Gymnasium v5 MuJoCo task in MJX: many envs and vmapped "
+    "seeds in one process. Flags override --config, which overrides the task preset "
+    "configs/<env>.yaml.",
+) -> argparse.ArgumentParser:
+    """The train CLI's parser (`ddpg_jax.sweep` extends it, with its own prog and text)."""
+    parser = _Parser(prog=prog, description=description)
     files = parser.add_argument_group("files")
     files.add_argument(
         "--config",
@@ -337,7 +338,10 @@ def _resume(args: argparse.Namespace) -> int:
 
     directory = run_dir.open_existing(args.resume)
     cfg, extra = run_dir.load_config(directory)
-    run = RunOptions(**{**extra.get("run", {}), "env": extra["env"]})
+    saved = {**extra.get("run", {}), "env": extra["env"]}
+    if extra.get("backend"):  # the resolved physics: its env state is what the checkpoint holds
+        saved["backend"] = extra["backend"]
+    run = RunOptions(**saved)
     overrides = {
         k: v
         for k, v in vars(args).items()
@@ -357,46 +361,102 @@ def _resume(args: argparse.Namespace) -> int:
     return train(cfg, run, directory, resume=True)
 
 
+@dataclasses.dataclass(frozen=True)
+class Output:
+    """A run dir fed by one block of `cfg.num_seeds` consecutive lanes of the vmapped axis.
+
+    A plain run has one output; a sweep (`ddpg_jax.sweep`) one per variant, each with its
+    traced hyperparameters. Every block uses the same seed keys, so variants differ only by
+    their hyperparameters.
+    """
+
+    directory: Any  # run_dir.RunDir
+    cfg: Config
+    """The output's own config (as in its config.yaml; stored in checkpoint meta)."""
+    label: str = ""
+    """Names a sweep's variant in messages ("" for a plain run)."""
+    hp: Any = None
+    """`hyperparams.Hyperparams` of a sweep's variant; None for a plain run (nothing traced)."""
+
+
 def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
     """The host loop: compile, then chunks of training with logging, eval and checkpoints."""
+    return host_loop(cfg, run, [Output(directory, cfg)], resume=resume)
+
+
+def host_loop(cfg: Config, run: RunOptions, outputs: list[Output], resume: bool = False) -> int:
+    """Train every output in one process: one compiled chunk over `len(outputs) *
+    cfg.num_seeds` vmapped lanes (lane `v * num_seeds + s` is seed s of output v), with
+    logging, evaluation and checkpoints into each output's run dir.
+
+    `cfg` is the static config all outputs share (their traced fields aside). Resuming works
+    for a single output. An output whose seeds go non-finite stops being logged and saved; the
+    run stops (exit 3) when none is left, else it finishes the others and exits 3.
+    """
     import jax
     import numpy as np
 
     import envs
-    from ddpg_jax import loop
+    from ddpg_jax import hyperparams, loop
     from ddpg_jax.checkpoint import CheckpointError, CheckpointStore, Policy
     from ddpg_jax.metrics_log import MetricsLogger
 
-    store = CheckpointStore(directory, keep_last=run.keep_checkpoints)
-    resume_step = store.latest_step() if resume else None
+    if resume and len(outputs) != 1:
+        raise ValueError("resuming works for a single output")
+    seeds, num_outputs = cfg.num_seeds, len(outputs)
+    lanes = seeds * num_outputs
+    lane_cfg = cfg.replace(num_seeds=lanes)
+    stores = [CheckpointStore(o.directory, keep_last=run.keep_checkpoints) for o in outputs]
+    resume_step = stores[0].latest_step() if resume else None
     if resume and resume_step is None:
-        store.close()
-        raise UsageError(f"{directory} has no checkpoint to resume from; start a new run")
+        stores[0].close()
+        raise UsageError(
+            f"{outputs[0].directory} has no checkpoint to resume from; start a new run"
+        )
     jax.config.update("jax_default_matmul_precision", "float32")
     enable_compilation_cache()
     backend = envs_backend(run.backend)
     env = envs.make(run.env, backend=backend, **({"impl": run.impl} if backend == "mjx" else {}))
-    check_memory(cfg, env, run)
+    check_memory(lane_cfg, env, run)
     schedule = make_schedule(cfg, run)
     trainer = loop.make_train(
         cfg, env, schedule.chunk_iterations, run.episode_length, run.eval_episodes
     )
+    where = outputs[0].directory if num_outputs == 1 else outputs[0].directory.root.parent
     _print(
         f"ddpg-jax: {env.gym_id}, physics {backend} (--backend={run.backend}), learner on "
         f"{jax.default_backend()} ({jax.devices()[0].device_kind}),"
+        f"{f' {num_outputs} variants x' if num_outputs > 1 else ''}"
         f" {cfg.num_seeds} seed(s) x {cfg.num_envs} env(s), {cfg.total_steps} env steps per "
-        f"seed, run dir {directory}"
+        f"seed, run dir{'s under' if num_outputs > 1 else ''} {where}"
     )
 
-    sharding = _seed_sharding(cfg.num_seeds)
-    seed_keys = jax.random.split(jax.random.key(run.seed), cfg.num_seeds)
-    carry = trainer.init_seeds(seed_keys)
+    def lane_keys(key: jax.Array) -> jax.Array:
+        """`num_seeds` keys split from `key`, repeated for every output."""
+        keys = jax.random.split(key, seeds)
+        return keys if num_outputs == 1 else keys[np.tile(np.arange(seeds), num_outputs)]
+
+    def block(tree: Any, v: int) -> Any:
+        """Output v's lanes of a tree with a leading lane axis."""
+        if num_outputs == 1:
+            return tree
+        return jax.tree.map(lambda x: x[v * seeds : (v + 1) * seeds], tree)
+
+    sharding = _seed_sharding(lanes)
+    seed_keys = lane_keys(jax.random.key(run.seed))
+    if all(o.hp is None for o in outputs):
+        carry = trainer.init_seeds(seed_keys)
+    else:
+        stacked = hyperparams.stack([o.hp for o in outputs])
+        carry = trainer.init_seeds(
+            seed_keys, jax.tree.map(lambda x: np.repeat(x, seeds, axis=0), stacked)
+        )
     start_iteration = 0
     if resume:
         step = resume_step
         target = carry if run.save_buffer else carry.replace(buffer=None)
         try:
-            restored = store.restore_train(step, target)
+            restored = stores[0].restore_train(step, target)
         except CheckpointError as e:
             raise UsageError(str(e)) from None
         carry = restored if run.save_buffer else restored.replace(buffer=carry.buffer)
@@ -410,27 +470,31 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
     if sharding is not None:
         carry = jax.device_put(carry, sharding)
 
-    logger = MetricsLogger(
-        directory, resume_step=start_iteration * cfg.num_envs if resume else None
-    )
+    loggers = [
+        MetricsLogger(o.directory, resume_step=start_iteration * cfg.num_envs if resume else None)
+        for o in outputs
+    ]
     eval_key = jax.random.fold_in(jax.random.key(run.seed), 1)
     progress = _Progress(cfg.total_steps, start_iteration * cfg.num_envs)
     latest_eval: dict[str, np.ndarray] = {}
     iteration = start_iteration
+    active = list(range(num_outputs))  # outputs still logged and saved (all seeds finite)
     t_start = time.time()
 
-    def save(env_step: int, eval_returns: Any) -> None:
-        train_item = carry if run.save_buffer else carry.replace(buffer=None)
-        store.save(
+    def save(v: int, env_step: int, eval_returns: Any) -> None:
+        item = block(carry, v)
+        if outputs[v].hp is not None:  # a normal run's checkpoint: train --resume continues it
+            item = item.replace(train_state=item.train_state.replace(hp=hyperparams.Hyperparams()))
+        stores[v].save(
             env_step,
-            Policy.from_train_state(carry.train_state),
-            train_item,
+            Policy.from_train_state(item.train_state),
+            item if run.save_buffer else item.replace(buffer=None),
             eval_returns=eval_returns,
-            meta={"env": run.env, "gym_id": env.gym_id, "config": cfg.to_dict()},
+            meta={"env": run.env, "gym_id": env.gym_id, "config": outputs[v].cfg.to_dict()},
         )
 
     def evaluate(env_step: int) -> dict[str, np.ndarray]:
-        keys = jax.random.split(jax.random.fold_in(eval_key, env_step), cfg.num_seeds)
+        keys = lane_keys(jax.random.fold_in(eval_key, env_step))
         result = jax.device_get(trainer.evaluate_seeds(carry.train_state, keys))
         return {
             "eval_return": result["eval_returns"].mean(axis=1),
@@ -438,9 +502,13 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
             "eval_length": result["eval_lengths"].mean(axis=1),
         }
 
+    def log(env_step: int, row: dict[str, np.ndarray]) -> None:
+        for v in active:
+            loggers[v].log(env_step, block(row, v), time.time() - t_start)
+
     if not resume:  # the untrained policy, so every curve starts from its baseline
         latest_eval = evaluate(0)
-        logger.log(0, latest_eval, time.time() - t_start)
+        log(0, latest_eval)
         progress.update(0, latest_eval["eval_return"], {})
 
     exit_code = 0
@@ -457,12 +525,22 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
                     f"took {time.time() - t0:.1f} s"
                 )
             bad = loop.non_finite_seeds(carry, metrics)
-            if bad:
-                _print(
-                    f"error: non-finite loss or parameters at env step {env_step} in seed(s) "
-                    f"{bad}; stopped. The last good checkpoint is kept in "
-                    f"{directory.checkpoints_dir}"
-                )
+            for v in [v for v in active if any(v * seeds <= i < (v + 1) * seeds for i in bad)]:
+                kept = outputs[v].directory.checkpoints_dir
+                if num_outputs == 1:
+                    _print(
+                        f"error: non-finite loss or parameters at env step {env_step} in "
+                        f"seed(s) {bad}; stopped. The last good checkpoint is kept in {kept}"
+                    )
+                else:
+                    local = [i - v * seeds for i in bad if v * seeds <= i < (v + 1) * seeds]
+                    _print(
+                        f"error: non-finite loss or parameters at env step {env_step} in "
+                        f"variant {outputs[v].label} seed(s) {local}; that variant stopped. "
+                        f"Its last good checkpoint is kept in {kept}"
+                    )
+                active.remove(v)
+            if not active:
                 exit_code = EXIT_NON_FINITE
                 break
             row = {k: np.asarray(v) for k, v in metrics.items()}
@@ -471,41 +549,71 @@ def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
             if evaluated:
                 latest_eval = evaluate(env_step)
                 row.update(latest_eval)
-            logger.log(env_step, row, time.time() - t_start)
+            log(env_step, row)
             if env_step % schedule.checkpoint_every == 0 or done:
-                save(env_step, latest_eval.get("eval_return") if evaluated else None)
-            all_steps_per_s = schedule.chunk_env_steps * cfg.num_seeds / (time.time() - t0)
+                for v in active:
+                    returns = latest_eval.get("eval_return") if evaluated else None
+                    save(v, env_step, None if returns is None else block(returns, v))
+            all_steps_per_s = schedule.chunk_env_steps * lanes / (time.time() - t0)
             progress.update(env_step, latest_eval.get("eval_return"), row, all_steps_per_s)
     except KeyboardInterrupt:
         exit_code = EXIT_INTERRUPTED
         try:  # the carry may be a chunk ahead of `iteration`; its own counter is the truth
             env_step = int(np.asarray(carry.iteration).reshape(-1)[0]) * cfg.num_envs
-            if env_step not in store.all_steps():
+            unsaved = [v for v in active if env_step not in stores[v].all_steps()]
+            if unsaved:
                 _print(f"\ninterrupted: saving a checkpoint at env step {env_step}")
-                save(env_step, None)
+            for v in unsaved:
+                save(v, env_step, None)
         except (RuntimeError, ValueError, CheckpointError) as e:  # e.g. a donated, freed carry
-            latest = store.latest_step()
+            latest = stores[0].latest_step()
             _print(
                 f"\ninterrupted mid-chunk ({str(e).splitlines()[0]}); the latest checkpoint "
                 f"(env step {latest}) is kept"
             )
     finally:
         progress.close()
-        logger.close()
-        store.close()
+        for closeable in (*loggers, *stores):
+            closeable.close()
     if exit_code == 0:
-        summary = latest_eval.get("eval_return")
+        _print(_summary(outputs, active, latest_eval.get("eval_return"), time.time() - t_start))
+        if len(active) < num_outputs:
+            exit_code = EXIT_NON_FINITE
+    return exit_code
+
+
+def _summary(outputs: list[Output], active: list[int], returns: Any, seconds: float) -> str:
+    """The closing message: eval return, where the run dirs are, and what to run next."""
+    import numpy as np
+
+    if len(outputs) == 1:
+        directory = outputs[0].directory
         text = (
             ""
-            if summary is None
-            else (f", eval return {np.mean(summary):.1f} ± {np.std(summary):.1f} over seeds")
+            if returns is None
+            else (f", eval return {np.mean(returns):.1f} ± {np.std(returns):.1f} over seeds")
         )
-        _print(
-            f"done in {time.time() - t_start:.0f} s{text}; run dir {directory}\n"
+        return (
+            f"done in {seconds:.0f} s{text}; run dir {directory}\n"
             f"next: python -m ddpg_jax.evaluate {directory}   (scores it in Gymnasium)\n"
             f"      python -m ddpg_jax.plot {directory} --out {directory}/curves.png"
         )
-    return exit_code
+    seeds = len(returns) // len(outputs) if returns is not None else 0
+    lines = [f"done in {seconds:.0f} s; eval return (mean ± std over seeds) per variant:"]
+    for v, o in enumerate(outputs):
+        if v not in active:
+            lines.append(f"  {o.label}: stopped (non-finite)")
+        elif returns is not None:
+            r = returns[v * seeds : (v + 1) * seeds]
+            lines.append(f"  {o.label}: {np.mean(r):.1f} ± {np.std(r):.1f}")
+    root = outputs[0].directory.root.parent
+    dirs = " ".join(str(o.directory) for o in outputs)
+    lines.append(
+        f"run dirs under {root}\n"
+        f"next: python -m ddpg_jax.plot {dirs} --out {root}/curves.png\n"
+        f"      python -m ddpg_jax.evaluate {outputs[0].directory}   (and each other variant)"
+    )
+    return "\n".join(lines)
 
 
 def enable_compilation_cache() -> None:

@@ -1,11 +1,14 @@
-"""MJX ports of Gymnasium v5 MuJoCo tasks, with pure jittable `reset`/`step` and wrappers.
+"""Gymnasium v5 MuJoCo tasks in JAX, with pure jittable `reset`/`step` and wrappers.
 
-Usage: `env = envs.make("hopper")`, `state = env.reset(jax.random.key(0))`,
+Usage: `env = envs.make("hopper", backend="auto")`, `state = env.reset(jax.random.key(0))`,
 `state = env.step(state, action)`; batched training envs: `envs.wrap_for_training(env)`.
-Never imports `ddpg_jax`.
+Physics backends: "mjx" (MJX, default), "mujoco" (C MuJoCo through `jax.pure_callback`,
+fast on CPUs), "auto" ("mjx" on a GPU, else "mujoco"). Never imports `ddpg_jax`.
 """
 
-from envs.base import MjxEnv, State
+from envs import _quiet_mjx  # noqa: F401  (first: keeps mjx's import-time prints off stdout)
+from envs.base import BACKENDS, MjxEnv, State, resolve_backend
+from envs.c_backend import CData
 from envs.registry import GYM_IDS, TASKS, canonical_name, env_class, make
 from envs.wrappers import (
     AutoResetWrapper,
@@ -16,9 +19,11 @@ from envs.wrappers import (
 )
 
 __all__ = [
+    "BACKENDS",
     "GYM_IDS",
     "TASKS",
     "AutoResetWrapper",
+    "CData",
     "EpisodeWrapper",
     "MjxEnv",
     "State",
@@ -27,5 +32,6 @@ __all__ = [
     "canonical_name",
     "env_class",
     "make",
+    "resolve_backend",
     "wrap_for_training",
 ]

@@ -4,6 +4,7 @@ Raw MJX 3.17 does not reproduce C MuJoCo 4.0 on this model (plane-capsule contac
 the free-joint RK4 differ, up to ~1 in qvel after one step); by default the physics is
 `envs.mjx_fixes.physics_step`, which agrees with Gymnasium to ~1e-13 in float64
 (docs/ant_parity.md). `mjx_fixes=False` gives raw `mjx.step` for comparison.
+`backend="mujoco"` runs C MuJoCo itself (the same engine as Gymnasium; the fixes do not apply).
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ import mujoco
 from mujoco import mjx
 
 from envs import mjx_fixes as fixes
-from envs.base import MjxEnv, State
+from envs.base import MjxEnv, State, resolve_backend
+from envs.c_backend import CData
 from envs.physics import PhysicsFn, mjx_step
 
 
-def cfrc_ext(data: mjx.Data) -> jax.Array:
+def cfrc_ext(data: mjx.Data | CData) -> jax.Array:
     """`cfrc_ext` [nbody, 6] (MJX 3.17 deprecates `data.cfrc_ext` in favour of `_impl`)."""
-    return data._impl.cfrc_ext
+    if isinstance(data, mjx.Data):
+        return data._impl.cfrc_ext
+    return data.cfrc_ext
 
 
 class Ant(MjxEnv):
@@ -30,13 +34,16 @@ class Ant(MjxEnv):
 
     Args:
       mjx_fixes: use `envs.mjx_fixes` physics (C plane-capsule frames, Lie-group RK4) so that
-        steps match Gymnasium; False gives raw `mjx.step`. Only for impl="jax".
+        steps match Gymnasium; False gives raw `mjx.step`. Only for impl="jax" and the
+        "mjx" backend.
       impl: MJX implementation, "jax" or "warp" (see `envs.base.put_model`).
-      physics: explicit physics backend; overrides `mjx_fixes` when given.
+      physics: explicit MJX physics; overrides `mjx_fixes` when given.
+      backend: "mjx", "mujoco" or "auto" (see `envs.base.MjxEnv`).
     """
 
     gym_id = "Ant-v5"
     qvel_noise = "normal"
+    physics_fields = ("xpos", "cfrc_ext")  # xpos for x/y velocity; cfrc_ext: obs, contact cost
 
     def __init__(
         self,
@@ -57,12 +64,19 @@ class Ant(MjxEnv):
         mjx_fixes: bool = True,
         impl: str = "jax",
         physics: PhysicsFn | None = None,
+        backend: str = "mjx",
     ):
+        backend = resolve_backend(backend)
         if physics is None:
-            if mjx_fixes and impl != "jax":
+            if backend == "mujoco":  # C MuJoCo: nothing to fix
+                physics = mjx_step
+            elif mjx_fixes and impl != "jax":
                 raise ValueError("mjx_fixes patches MJX's JAX implementation; use impl='jax'")
-            physics = fixes.physics_step if mjx_fixes else mjx_step
-        super().__init__(xml_file, frame_skip, reset_noise_scale, impl=impl, physics=physics)
+            else:
+                physics = fixes.physics_step if mjx_fixes else mjx_step
+        super().__init__(
+            xml_file, frame_skip, reset_noise_scale, impl=impl, physics=physics, backend=backend
+        )
         self.mjx_fixes = bool(mjx_fixes) and physics is fixes.physics_step
         self.forward_reward_weight = forward_reward_weight
         self.ctrl_cost_weight = ctrl_cost_weight
@@ -81,12 +95,13 @@ class Ant(MjxEnv):
         self.main_body = int(main_body)
 
     # ----------------------------------------------------------------------------------
-    # reset / set_state: as MjxEnv's, plus two details of C MuJoCo that matter for Ant.
+    # reset / set_state: as MjxEnv's, plus two details of C MuJoCo that matter for Ant on MJX.
     # 1. Their forward pass uses the same colliders as `step`.
     # 2. C `mj_forward` normalises quaternions only in a local copy, so Gymnasium's reset
     #    observation shows the noisy, unnormalised torso quaternion; MJX's kinematics writes
     #    the normalised quaternion back into `qpos`. We put the given qpos back. (The next
-    #    step is unaffected: C and MJX both normalise while integrating.)
+    #    step is unaffected: C and MJX both normalise while integrating.) On the "mujoco"
+    #    backend both hold already; putting qpos back changes nothing there.
     def reset(self, key: jax.Array) -> State:
         """New episode (see `MjxEnv.reset`): qpos + U(-scale, scale) (quaternion not
         renormalised), qvel + scale * N(0, 1), as in Gymnasium."""
@@ -110,7 +125,8 @@ class Ant(MjxEnv):
 
     def post_physics(self, data: mjx.Data) -> mjx.Data:
         """`mj_rnePostConstraint` after the substeps, as Gymnasium's `_step_mujoco_simulation`
-        (fills `cfrc_ext` from the last RK4 stage's contacts)."""
+        (fills `cfrc_ext` from the last RK4 stage's contacts). MJX backend only: the C backend
+        runs it in C because `physics_fields` lists `cfrc_ext`."""
         return mjx.rne_postconstraint(self.model, data)
 
     # ----------------------------------------------------------------------------------

@@ -7,7 +7,13 @@ A task subclass only implements:
   - `_reward_done(data_before, data_after, action) -> (reward, done, metrics)`, with the
     metrics named like Gymnasium's `info` keys;
   - optionally `qvel_noise = "normal"` (reset noise distribution of qvel) or its own
-    `sample_init_qpos_qvel(key)`, and `post_physics(data)` (e.g. `mjx.rne_postconstraint`).
+    `sample_init_qpos_qvel(key)`, `post_physics(data)` (e.g. `mjx.rne_postconstraint`), and
+    `physics_fields` (derived MjData fields its obs/reward read, for the "mujoco" backend).
+
+Two physics backends, chosen with `backend=`: "mjx" (MJX, `state.data` is an `mjx.Data`)
+and "mujoco" (C MuJoCo through `jax.pure_callback`, `state.data` is an `envs.c_backend.CData`
+with the same attribute names); "auto" picks "mjx" on a GPU, else "mujoco". Observation,
+reward, termination, reset noise and the wrappers are the same code on both.
 
 Everything here is pure and jittable for one env; batch with `jax.vmap` (see `wrappers.py`).
 The float precision follows `jax_enable_x64` at construction time: build the env after
@@ -28,9 +34,24 @@ import numpy as np
 from flax import struct
 from mujoco import mjx
 
+from envs.c_backend import CData, CPhysics
 from envs.physics import PhysicsFn, mjx_step
 
 IMPLS = ("jax", "warp")
+BACKENDS = ("mjx", "mujoco", "auto")
+
+
+def resolve_backend(backend: str) -> str:
+    """The backend that `backend` names, "mjx" or "mujoco".
+
+    "auto" is "mjx" when JAX's default backend is a GPU (MJX batches thousands of envs
+    there), else "mujoco" (on our 2-core CPU, Hopper with 64 envs, C MuJoCo steps ~24x and
+    trains ~44x faster than MJX, and compiles no physics)."""
+    if backend == "auto":
+        return "mjx" if jax.default_backend() == "gpu" else "mujoco"
+    if backend not in ("mjx", "mujoco"):
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    return backend
 
 
 @struct.dataclass
@@ -38,7 +59,8 @@ class State:
     """Environment state for one env (add a leading axis for a batch).
 
     Attributes:
-      data: MJX physics data after the last control step (or reset).
+      data: physics data after the last control step (or reset): `mjx.Data` on the "mjx"
+        backend, `envs.c_backend.CData` (same attribute names) on the "mujoco" backend.
       obs: observation, `[observation_size]`.
       reward: scalar reward of the last step (0 after reset).
       done: 1.0 when the task terminated (Gymnasium's `terminated`), never for time limits.
@@ -47,7 +69,7 @@ class State:
       info: wrapper bookkeeping (steps, truncation, final_obs, per-env keys, ...).
     """
 
-    data: mjx.Data
+    data: mjx.Data | CData
     obs: jax.Array
     reward: jax.Array
     done: jax.Array
@@ -106,8 +128,14 @@ class MjxEnv:
 
     Attributes:
       gym_id: the Gymnasium id this env mirrors, e.g. "Hopper-v5" (class attribute).
+      physics_fields: derived MjData fields (beyond qpos, qvel, act, ctrl, qacc,
+        qacc_warmstart, time) that `_get_obs`/`_reward_done` read; the "mujoco" backend
+        copies back only these (class attribute).
+      backend: "mjx" or "mujoco" (resolved from the constructor's `backend`).
       mj_model: the C `mujoco.MjModel` loaded from the XML.
-      model: the MJX model (`mjx.put_model`).
+      model: the MJX model (`mjx.put_model`); None on the "mujoco" backend.
+      c_physics: the `envs.c_backend.CPhysics` on the "mujoco" backend, else None.
+      dtype: float dtype of the state (float64 when `jax_enable_x64` was on at construction).
       frame_skip: physics substeps per control step.
       dt: control timestep, `opt.timestep * frame_skip`.
       init_qpos, init_qvel: numpy copies of the initial state (`qpos0`, zeros), as
@@ -119,6 +147,7 @@ class MjxEnv:
     gym_id: ClassVar[str] = ""
     # Distribution of the qvel reset noise: "uniform" in [-scale, scale] or "normal" * scale.
     qvel_noise: ClassVar[str] = "uniform"
+    physics_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -128,8 +157,9 @@ class MjxEnv:
         *,
         impl: str = "jax",
         physics: PhysicsFn = mjx_step,
+        backend: str = "mjx",
     ):
-        """Loads the XML, builds the MJX model and caches constants.
+        """Loads the XML, builds the MJX model (or the C physics) and caches constants.
 
         Args:
           xml_file: file name in gymnasium's assets folder, or a path (see `resolve_xml`).
@@ -137,13 +167,29 @@ class MjxEnv:
           reset_noise_scale: scale of the reset noise on qpos/qvel.
           impl: MJX implementation for `mjx.put_model`: "jax" (default) or "warp" (needs
             warp-lang and a CUDA GPU; otherwise a ValueError says why).
-          physics: backend `(model, data, ctrl, frame_skip) -> data`; default `mjx_step`.
+          physics: MJX physics `(model, data, ctrl, frame_skip) -> data`; default `mjx_step`.
+          backend: "mjx", "mujoco" (C MuJoCo via `jax.pure_callback`, see
+            `envs.c_backend`) or "auto" ("mjx" on a GPU, else "mujoco").
         """
         self.xml_path = resolve_xml(xml_file)
         self.mj_model = mujoco.MjModel.from_xml_path(self.xml_path)
         self.impl = impl
-        self.model = put_model(self.mj_model, impl)
+        self.backend = resolve_backend(backend)
         self.frame_skip = int(frame_skip)
+        self.dtype = jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64))
+        if self.backend == "mjx":
+            self.model = put_model(self.mj_model, impl)
+            self.c_physics = None
+        else:
+            if impl not in IMPLS:
+                raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+            if impl != "jax" or physics is not mjx_step:
+                raise ValueError(
+                    "impl and physics choose MJX physics; backend='mujoco' runs C MuJoCo"
+                    " (use backend='mjx' with them)"
+                )
+            self.model = None
+            self.c_physics = CPhysics(self.mj_model, self.frame_skip, self.physics_fields)
         self.reset_noise_scale = float(reset_noise_scale)
         self.dt = float(self.mj_model.opt.timestep) * self.frame_skip
         self.init_qpos = np.array(self.mj_model.qpos0, dtype=np.float64)
@@ -191,7 +237,7 @@ class MjxEnv:
         qpos: `init_qpos + U(-scale, scale)`; qvel: `init_qvel + U(-scale, scale)` or
         `init_qvel + scale * N(0, 1)` when `qvel_noise == "normal"`.
         """
-        dtype = self.model.qpos0.dtype
+        dtype = self.dtype
         nq, nv, scale = self.mj_model.nq, self.mj_model.nv, self.reset_noise_scale
         key_qpos, key_qvel = jax.random.split(key)
         qpos = jnp.asarray(self.init_qpos, dtype) + jax.random.uniform(
@@ -207,17 +253,29 @@ class MjxEnv:
 
     # ----------------------------------------------------------------------------------
     # Public API
-    def physics_step(self, data: mjx.Data, action: jax.Array) -> mjx.Data:
+    def physics_step(self, data: mjx.Data | CData, action: jax.Array) -> mjx.Data | CData:
         """One control step of physics: the backend's `frame_skip` substeps, then
-        `post_physics`. The raw action is the control (Gymnasium does not clip it; MuJoCo
-        clamps `ctrl` to `ctrlrange` internally)."""
+        `post_physics` (on the "mujoco" backend, C runs `mj_rnePostConstraint` itself when
+        the task's `physics_fields` need it). The raw action is the control (Gymnasium does
+        not clip it; MuJoCo clamps `ctrl` to `ctrlrange` internally)."""
+        if self.c_physics is not None:
+            return self.c_physics.step(data, action)
         data = self._physics(self.model, data, action, self.frame_skip)
         return self.post_physics(data)
+
+    def forward(self, data: mjx.Data | CData) -> mjx.Data | CData:
+        """`mj_forward` on the backend: `mjx.forward`, or C `mj_forward` via a callback."""
+        if self.c_physics is not None:
+            return self.c_physics.forward(data)
+        return mjx.forward(self.model, data)
 
     def blank_state(self) -> State:
         """The state right after `mj_resetData` (qpos0, zero qvel/ctrl/act/qacc_warmstart),
         before any `mj_forward`. `reset` is `set_state(blank_state(), noisy qpos, qvel)`."""
-        data = mjx.make_data(self.model)
+        if self.c_physics is not None:
+            data = self.c_physics.blank(self.dtype)
+        else:
+            data = mjx.make_data(self.model)
         zero = jnp.zeros((), data.qpos.dtype)
         return State(
             data=data,
@@ -263,7 +321,7 @@ class MjxEnv:
         data = data.replace(
             qpos=jnp.asarray(qpos, data.qpos.dtype), qvel=jnp.asarray(qvel, data.qvel.dtype)
         )
-        data = mjx.forward(self.model, data)
+        data = self.forward(data)
         return state.replace(data=data, obs=self._get_obs(data))
 
     def _zero_metrics(self, data: mjx.Data) -> dict[str, jax.Array]:
@@ -273,4 +331,7 @@ class MjxEnv:
         return {k: jnp.zeros(v.shape, data.qpos.dtype) for k, v in shapes.items()}
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(gym_id={self.gym_id!r}, frame_skip={self.frame_skip})"
+        return (
+            f"{type(self).__name__}(gym_id={self.gym_id!r}, frame_skip={self.frame_skip},"
+            f" backend={self.backend!r})"
+        )

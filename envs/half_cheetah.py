@@ -28,8 +28,11 @@ class HalfCheetah(MjxEnv):
         *,
         impl: str = "jax",
         physics: PhysicsFn = mjx_step,
+        backend: str = "mjx",
     ):
-        super().__init__(xml_file, frame_skip, reset_noise_scale, impl=impl, physics=physics)
+        super().__init__(
+            xml_file, frame_skip, reset_noise_scale, impl=impl, physics=physics, backend=backend
+        )
         self.forward_reward_weight = forward_reward_weight
         self.ctrl_cost_weight = ctrl_cost_weight
         self.exclude_current_positions_from_observation = exclude_current_positions_from_observation

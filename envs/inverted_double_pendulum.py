@@ -19,6 +19,7 @@ class InvertedDoublePendulum(MjxEnv):
 
     gym_id = "InvertedDoublePendulum-v5"
     qvel_noise = "normal"
+    physics_fields = ("site_xpos", "qfrc_constraint")
 
     def __init__(
         self,
@@ -29,8 +30,11 @@ class InvertedDoublePendulum(MjxEnv):
         *,
         impl: str = "jax",
         physics: PhysicsFn = mjx_step,
+        backend: str = "mjx",
     ):
-        super().__init__(xml_file, frame_skip, reset_noise_scale, impl=impl, physics=physics)
+        super().__init__(
+            xml_file, frame_skip, reset_noise_scale, impl=impl, physics=physics, backend=backend
+        )
         self.healthy_reward = healthy_reward
 
     def _get_obs(self, data: mjx.Data) -> jax.Array:

@@ -24,8 +24,11 @@ class InvertedPendulum(MjxEnv):
         *,
         impl: str = "jax",
         physics: PhysicsFn = mjx_step,
+        backend: str = "mjx",
     ):
-        super().__init__(xml_file, frame_skip, reset_noise_scale, impl=impl, physics=physics)
+        super().__init__(
+            xml_file, frame_skip, reset_noise_scale, impl=impl, physics=physics, backend=backend
+        )
 
     def _get_obs(self, data: mjx.Data) -> jax.Array:
         return jnp.concatenate([data.qpos, data.qvel])

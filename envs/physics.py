@@ -1,9 +1,10 @@
-"""Physics backends: advance MJX data by one control step (frame_skip substeps).
+"""MJX physics functions: advance MJX data by one control step (frame_skip substeps).
 
-A backend is any function `(model, data, ctrl, frame_skip) -> data`. Tasks call it through
-`MjxEnv.physics_step`, so a second backend (e.g. C MuJoCo through `jax.pure_callback`,
-issue 6) can replace only the physics while observation, reward and termination code stay
-shared.
+On the "mjx" backend a task's physics is any function `(model, data, ctrl, frame_skip) ->
+data` (`mjx_step` here, or `envs.mjx_fixes.physics_step` for Ant), called through
+`MjxEnv.physics_step`. The "mujoco" backend replaces it (and `mjx.forward`) with C MuJoCo
+through `jax.pure_callback` (`envs/c_backend.py`); observation, reward and termination code
+stay shared.
 """
 
 from __future__ import annotations

@@ -66,5 +66,6 @@ def env_class(name: str) -> type[MjxEnv]:
 
 def make(name: str, **kwargs: Any) -> MjxEnv:
     """Builds a task. kwargs are the Gymnasium v5 constructor's (same names and defaults),
-    plus `impl` ("jax" or "warp") and `physics` (a backend, see `envs.physics`)."""
+    plus `backend` ("mjx" (default), "mujoco" or "auto"; see `envs.base.resolve_backend`),
+    and for the MJX backend `impl` ("jax" or "warp") and `physics` (see `envs.physics`)."""
     return env_class(name)(**kwargs)

@@ -31,8 +31,11 @@ class Walker2d(MjxEnv):
         *,
         impl: str = "jax",
         physics: PhysicsFn = mjx_step,
+        backend: str = "mjx",
     ):
-        super().__init__(xml_file, frame_skip, reset_noise_scale, impl=impl, physics=physics)
+        super().__init__(
+            xml_file, frame_skip, reset_noise_scale, impl=impl, physics=physics, backend=backend
+        )
         self.forward_reward_weight = forward_reward_weight
         self.ctrl_cost_weight = ctrl_cost_weight
         self.healthy_reward = healthy_reward

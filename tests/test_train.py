@@ -43,9 +43,13 @@ RESUMABLE_RUN = [
     "--eval_every=1000",
     "--save_buffer=true",
 ]
-# A tiny run for the two-device check, which compiles its own sharded program.
+# A tiny run for the two-device check, which compiles its own sharded program; it runs the
+# MJX physics (the GPU path), while the runs above use the default on CPU, C MuJoCo.
 TINY_RUN = [
     "--env=inverted_pendulum",
+    "--backend=mjx",
+    "--updates_per_step=1",
+    "--eval_every=100",
     "--num_envs=2",
     "--num_seeds=2",
     "--total_steps=200",
@@ -87,6 +91,7 @@ def test_run_dir_holds_what_it_claims(learning_run):
     directory = run_dir.open_existing(out)
     cfg, extra = run_dir.load_config(directory)
     assert extra["env"] == "inverted_pendulum"
+    assert extra["backend"] == "mujoco"  # auto on a CPU
     assert (cfg.num_envs, cfg.num_seeds, cfg.total_steps, cfg.hidden_dim) == (8, 2, 12000, 64)
     assert extra["run"]["eval_every"] == 3000
 
@@ -252,6 +257,7 @@ def test_two_devices_shard_the_seeds(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "seeds sharded over 2 devices" in result.stderr
+    assert "physics mjx" in result.stderr
     with CheckpointStore(run_dir.open_existing(tmp_path / "run"), read_only=True) as store:
         policy, _ = store.restore_policy("latest")
     assert all(np.isfinite(x).all() for x in jax.tree.leaves(policy))

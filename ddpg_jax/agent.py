@@ -1,7 +1,10 @@
 """The DDPG agent: train state, one jitted update, deterministic action and Q lookup.
 
 Plain DDPG by default; the config's TD3 switches (twin critics with the min target, policy
-delay, target policy smoothing) turn the same update into TD3. `cfg` is always static.
+delay, target policy smoothing) turn the same update into TD3. `cfg` is always static; the
+train state's `hp` (`ddpg_jax.hyperparams.Hyperparams`) may trace some of its values (learning
+rates, tau, gamma, weight decay, target noise, normalize_obs), so that a sweep vmaps them.
+Untraced (the default), every value is read from `cfg` as a compile-time constant.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from ddpg_jax import hyperparams as hps
 from ddpg_jax import normalizer as norm
 from ddpg_jax.config import Config
+from ddpg_jax.hyperparams import Hyperparams, hyperparams  # noqa: F401 - agent.hyperparams(cfg)
 from ddpg_jax.networks import Actor, Critic
 from ddpg_jax.replay import Transition
 
@@ -40,6 +45,7 @@ class TrainState:
     action_bias: jax.Array  # [action_size]; (high + low) / 2
     key: jax.Array  # typed PRNG key for target policy smoothing
     step: jax.Array  # [] int32, updates done so far
+    hp: Hyperparams = Hyperparams()  # traced hyperparameters (none by default)
 
 
 def _actor(cfg: Config, action_size: int) -> Actor:
@@ -50,13 +56,18 @@ def _critic(cfg: Config) -> Critic:
     return Critic(hidden_dim=cfg.hidden_dim, arch=cfg.critic_arch)
 
 
-def _actor_optimizer(cfg: Config) -> optax.GradientTransformation:
-    return optax.adam(cfg.actor_lr)
+def _actor_optimizer(cfg: Config, hp: Hyperparams | None = None) -> optax.GradientTransformation:
+    # The learning rate is not part of Adam's state, so a traced one (inside the jitted update)
+    # gives the same state structure as the static one.
+    return optax.adam(hps.value(cfg, hp, "actor_lr"))
 
 
-def _critic_optimizer(cfg: Config) -> optax.GradientTransformation:
+def _critic_optimizer(cfg: Config, hp: Hyperparams | None = None) -> optax.GradientTransformation:
     # L2 added to the gradient before Adam, as torch.optim.Adam(weight_decay=...) in seed 000.
-    return optax.chain(optax.add_decayed_weights(cfg.weight_decay), optax.adam(cfg.critic_lr))
+    return optax.chain(
+        optax.add_decayed_weights(hps.value(cfg, hp, "weight_decay")),
+        optax.adam(hps.value(cfg, hp, "critic_lr")),
+    )
 
 
 def num_critics(cfg: Config) -> int:
@@ -70,10 +81,12 @@ def init(
     key: jax.Array,
     action_low: Any = None,
     action_high: Any = None,
+    hp: Hyperparams | None = None,
 ) -> TrainState:
     """Fresh networks, identical targets, optimizer states and normalizer.
 
-    Action bounds default to [-1, 1]; actions are `tanh(.) * scale + bias` inside them.
+    Action bounds default to [-1, 1]; actions are `tanh(.) * scale + bias` inside them. `hp`
+    (default: none traced) is kept in the state and used instead of `cfg` by every function.
     """
     low = jnp.full((action_size,), -1.0) if action_low is None else jnp.asarray(action_low)
     high = jnp.full((action_size,), 1.0) if action_high is None else jnp.asarray(action_high)
@@ -95,11 +108,16 @@ def init(
         action_bias=((high + low) / 2).astype(jnp.float32),
         key=state_key,
         step=jnp.zeros((), jnp.int32),
+        hp=Hyperparams() if hp is None else hp,
     )
 
 
 def _prepare_obs(cfg: Config, ts: TrainState, obs: jax.Array) -> jax.Array:
-    return norm.normalize(ts.normalizer, obs) if cfg.normalize_obs else obs
+    return hps.where(
+        hps.value(cfg, ts.hp, "normalize_obs"),
+        lambda: norm.normalize(ts.normalizer, obs),
+        lambda: obs,
+    )
 
 
 def _policy(cfg: Config, ts: TrainState, actor_params: Any, obs_in: jax.Array) -> jax.Array:
@@ -112,7 +130,7 @@ def _all_q(cfg: Config, critic_params: Any, obs_in: jax.Array, action: jax.Array
     return jax.vmap(_critic(cfg).apply, in_axes=(0, None, None))(critic_params, obs_in, action)
 
 
-def _soft_update(tau: float, online: Any, target: Any) -> Any:
+def _soft_update(tau: Any, online: Any, target: Any) -> Any:
     return jax.tree.map(lambda o, t: tau * o + (1.0 - tau) * t, online, target)
 
 
@@ -134,14 +152,22 @@ def update(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict[
     next_obs_in = _prepare_obs(cfg, ts, batch.next_obs)
 
     next_action = _policy(cfg, ts, ts.target_actor_params, next_obs_in)
-    if cfg.target_noise > 0:
+    target_noise = hps.value(cfg, ts.hp, "target_noise")
+
+    def smoothed():
         eps = jax.random.normal(smoothing_key, next_action.shape, next_action.dtype)
         clip = cfg.target_noise_clip
-        smoothing = jnp.clip(eps * cfg.target_noise, -clip, clip) * ts.action_scale
+        smoothing = jnp.clip(eps * target_noise, -clip, clip) * ts.action_scale
         low, high = ts.action_bias - ts.action_scale, ts.action_bias + ts.action_scale
-        next_action = jnp.clip(next_action + smoothing, low, high)
+        return jnp.clip(next_action + smoothing, low, high)
+
+    if isinstance(target_noise, float | int):  # static: no smoothing code when it is off
+        next_action = smoothed() if target_noise > 0 else next_action
+    else:
+        next_action = jnp.where(target_noise > 0, smoothed(), next_action)
     next_q = jnp.min(_all_q(cfg, ts.target_critic_params, next_obs_in, next_action), axis=0)
-    target_q = batch.reward + cfg.gamma * (1.0 - batch.terminated) * next_q
+    gamma = hps.value(cfg, ts.hp, "gamma")
+    target_q = batch.reward + gamma * (1.0 - batch.terminated) * next_q
     target_q = jax.lax.stop_gradient(target_q)
 
     def critic_loss_fn(critic_params):
@@ -151,7 +177,7 @@ def update(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict[
     (critic_loss, q), critic_grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(
         ts.critic_params
     )
-    critic_updates, critic_opt_state = _critic_optimizer(cfg).update(
+    critic_updates, critic_opt_state = _critic_optimizer(cfg, ts.hp).update(
         critic_grads, ts.critic_opt_state, ts.critic_params
     )
     critic_params = optax.apply_updates(ts.critic_params, critic_updates)
@@ -162,7 +188,7 @@ def update(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict[
         return -jnp.mean(_all_q(cfg, first_critic, obs_in, action)[0])
 
     actor_loss, actor_grads = jax.value_and_grad(actor_loss_fn)(ts.actor_params)
-    actor_updates, actor_opt_state = _actor_optimizer(cfg).update(
+    actor_updates, actor_opt_state = _actor_optimizer(cfg, ts.hp).update(
         actor_grads, ts.actor_opt_state, ts.actor_params
     )
     actor_params = optax.apply_updates(ts.actor_params, actor_updates)
@@ -171,16 +197,17 @@ def update(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict[
         do_actor = jnp.asarray(True)
     else:
         do_actor = ts.step % cfg.policy_delay == 0
+    tau = hps.value(cfg, ts.hp, "tau")
     actor_params = _select(do_actor, actor_params, ts.actor_params)
     actor_opt_state = _select(do_actor, actor_opt_state, ts.actor_opt_state)
     target_actor_params = _select(
         do_actor,
-        _soft_update(cfg.tau, actor_params, ts.target_actor_params),
+        _soft_update(tau, actor_params, ts.target_actor_params),
         ts.target_actor_params,
     )
     target_critic_params = _select(
         do_actor,
-        _soft_update(cfg.tau, critic_params, ts.target_critic_params),
+        _soft_update(tau, critic_params, ts.target_critic_params),
         ts.target_critic_params,
     )
     new_ts = ts.replace(

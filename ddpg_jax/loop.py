@@ -5,6 +5,10 @@ random during warm-up), step all envs, add the transitions, then `updates_per_st
 `agent.update`. A chunk is a `lax.scan` over iterations; seeds are a leading `vmap` axis on
 every leaf of the carry, and the whole chunk is one jitted call with the carry donated. The
 host loop between chunks (see `train.py`) logs, evaluates and checkpoints.
+
+Hyperparameter sweeps (`sweep.py`) use the same functions: `init(key, hp)` stores traced
+hyperparameters (`ddpg_jax.hyperparams.Hyperparams`) in the train state, and every later step
+reads them from there, so variants stack on the vmapped axis together with seeds.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ import numpy as np
 from flax import struct
 
 from ddpg_jax import agent, noise, replay
+from ddpg_jax import hyperparams as hps
 from ddpg_jax import normalizer as norm
 from ddpg_jax.config import Config
+from ddpg_jax.hyperparams import Hyperparams
 
 Metrics = dict[str, jax.Array]
 
@@ -44,7 +50,8 @@ class Trainer:
     """The pure functions of a run; the `*_seeds` ones take a leading seed axis and are jitted.
 
     Attributes:
-      init: `key -> TrainCarry` for one seed.
+      init: `(key, hp=None) -> TrainCarry` for one seed; `hp` traces hyperparameters (a
+        sweep), None traces none.
       train_chunk: `carry -> (carry, metrics)`, `chunk_iterations` iterations of one seed.
       evaluate: `(train_state, key) -> metrics` noise-free returns of `eval_envs` episodes.
       init_seeds, train_chunk_seeds, evaluate_seeds: jit(vmap(...)) of the three above.
@@ -52,10 +59,10 @@ class Trainer:
 
     cfg: Config
     chunk_iterations: int
-    init: Callable[[jax.Array], TrainCarry]
+    init: Callable[..., TrainCarry]
     train_chunk: Callable[[TrainCarry], tuple[TrainCarry, Metrics]]
     evaluate: Callable[[agent.TrainState, jax.Array], Metrics]
-    init_seeds: Callable[[jax.Array], TrainCarry]
+    init_seeds: Callable[..., TrainCarry]
     train_chunk_seeds: Callable[[TrainCarry], tuple[TrainCarry, Metrics]]
     evaluate_seeds: Callable[[agent.TrainState, jax.Array], Metrics]
 
@@ -95,15 +102,15 @@ def make_train(
     high = jnp.asarray(env.action_high, jnp.float32)
     warmup_iterations = math.ceil(cfg.warmup_steps / cfg.num_envs)
 
-    def init(key: jax.Array) -> TrainCarry:
+    def init(key: jax.Array, hp: Hyperparams | None = None) -> TrainCarry:
         agent_key, env_key, key = jax.random.split(key, 3)
-        train_state = agent.init(cfg, obs_size, action_size, agent_key, low, high)
+        train_state = agent.init(cfg, obs_size, action_size, agent_key, low, high, hp)
         env_state = train_env.reset(jax.random.split(env_key, cfg.num_envs))
         return TrainCarry(
             train_state=train_state,
             buffer=replay.init(cfg.buffer_size, obs_size, action_size),
             env_state=env_state,
-            noise=noise.init(cfg, cfg.num_envs, action_size),
+            noise=noise.init(cfg, cfg.num_envs, action_size, hp),
             key=key,
             iteration=jnp.zeros((), jnp.int32),
         )
@@ -113,7 +120,7 @@ def make_train(
         noise_key, random_key = jax.random.split(key)
         obs = carry.env_state.obs.astype(jnp.float32)
         greedy = agent.act(cfg, carry.train_state, obs)
-        noise_state, eps = noise.sample(cfg, carry.noise, noise_key)
+        noise_state, eps = noise.sample(cfg, carry.noise, noise_key, carry.train_state.hp)
         noisy = jnp.clip(greedy + eps * carry.train_state.action_scale, low, high)
         uniform = jax.random.uniform(random_key, noisy.shape, minval=low, maxval=high)
         return noise_state, jnp.where(carry.iteration < warmup_iterations, uniform, noisy)
@@ -134,9 +141,15 @@ def make_train(
     def iteration(carry: TrainCarry, _) -> tuple[TrainCarry, Metrics]:
         key, act_key, learn_key = jax.random.split(carry.key, 3)
         train_state = carry.train_state
-        if cfg.normalize_obs:
+        normalize_obs = hps.value(cfg, train_state.hp, "normalize_obs")
+        if normalize_obs is not False:  # True, or traced: update where it is on
             obs = carry.env_state.obs.astype(jnp.float32)
-            train_state = train_state.replace(normalizer=norm.update(train_state.normalizer, obs))
+            normalizer = hps.where(
+                normalize_obs,
+                lambda: norm.update(train_state.normalizer, obs),
+                lambda: train_state.normalizer,
+            )
+            train_state = train_state.replace(normalizer=normalizer)
             carry = carry.replace(train_state=train_state)
         noise_state, action = explore(carry, act_key)
         env_state = train_env.step(carry.env_state, action)
@@ -152,7 +165,7 @@ def make_train(
             ),
         )
         episode_over = info["episode_done"] > 0
-        noise_state = noise.end_step(cfg, noise_state, episode_over)
+        noise_state = noise.end_step(cfg, noise_state, episode_over, train_state.hp)
         learning = (carry.iteration + 1 >= warmup_iterations) & replay.can_sample(
             buffer, cfg.batch_size
         )
@@ -258,6 +271,24 @@ def policy_params(carry: TrainCarry) -> dict[str, Any]:
         "action_scale": ts.action_scale,
         "action_bias": ts.action_bias,
     }
+
+
+def checkpoint_item(carry: TrainCarry) -> TrainCarry:
+    """The carry as checkpointed: its train state as a mapping of every field but `hp`.
+
+    Traced hyperparameters are not saved (the run's config.yaml holds their values), so a
+    sweep variant's checkpoint is that of a plain run of its config, and checkpoints written
+    before `TrainState.hp` existed restore unchanged. `from_checkpoint_item` inverts it.
+    """
+    ts = carry.train_state
+    fields = {f.name: getattr(ts, f.name) for f in dataclasses.fields(ts) if f.name != "hp"}
+    return carry.replace(train_state=fields)
+
+
+def from_checkpoint_item(item: TrainCarry, like: TrainCarry) -> TrainCarry:
+    """A restored `checkpoint_item` back as a carry, with the `hp` of `like`."""
+    train_state = agent.TrainState(**item.train_state, hp=like.train_state.hp)
+    return item.replace(train_state=train_state)
 
 
 def non_finite_seeds(carry: TrainCarry, metrics: Metrics) -> list[int]:

@@ -454,11 +454,13 @@ def host_loop(cfg: Config, run: RunOptions, outputs: list[Output], resume: bool 
     start_iteration = 0
     if resume:
         step = resume_step
-        target = carry if run.save_buffer else carry.replace(buffer=None)
+        target = loop.checkpoint_item(carry)
+        target = target if run.save_buffer else target.replace(buffer=None)
         try:
             restored = stores[0].restore_train(step, target)
         except CheckpointError as e:
             raise UsageError(str(e)) from None
+        restored = loop.from_checkpoint_item(restored, carry)
         carry = restored if run.save_buffer else restored.replace(buffer=carry.buffer)
         if not run.save_buffer:
             _print(
@@ -483,12 +485,11 @@ def host_loop(cfg: Config, run: RunOptions, outputs: list[Output], resume: bool 
 
     def save(v: int, env_step: int, eval_returns: Any) -> None:
         item = block(carry, v)
-        if outputs[v].hp is not None:  # a normal run's checkpoint: train --resume continues it
-            item = item.replace(train_state=item.train_state.replace(hp=hyperparams.Hyperparams()))
+        train_item = loop.checkpoint_item(item)  # no traced hp: a plain run's checkpoint
         stores[v].save(
             env_step,
             Policy.from_train_state(item.train_state),
-            item if run.save_buffer else item.replace(buffer=None),
+            train_item if run.save_buffer else train_item.replace(buffer=None),
             eval_returns=eval_returns,
             meta={"env": run.env, "gym_id": env.gym_id, "config": outputs[v].cfg.to_dict()},
         )

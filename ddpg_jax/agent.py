@@ -134,7 +134,8 @@ def _soft_update(tau: Any, online: Any, target: Any) -> Any:
     return jax.tree.map(lambda o, t: tau * o + (1.0 - tau) * t, online, target)
 
 
-def _select(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
+def tree_where(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
+    """`jnp.where(pred, ...)` leaf by leaf over two pytrees of one structure."""
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
 
@@ -198,14 +199,14 @@ def update(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict[
     else:
         do_actor = ts.step % cfg.policy_delay == 0
     tau = hps.value(cfg, ts.hp, "tau")
-    actor_params = _select(do_actor, actor_params, ts.actor_params)
-    actor_opt_state = _select(do_actor, actor_opt_state, ts.actor_opt_state)
-    target_actor_params = _select(
+    actor_params = tree_where(do_actor, actor_params, ts.actor_params)
+    actor_opt_state = tree_where(do_actor, actor_opt_state, ts.actor_opt_state)
+    target_actor_params = tree_where(
         do_actor,
         _soft_update(tau, actor_params, ts.target_actor_params),
         ts.target_actor_params,
     )
-    target_critic_params = _select(
+    target_critic_params = tree_where(
         do_actor,
         _soft_update(tau, critic_params, ts.target_critic_params),
         ts.target_critic_params,

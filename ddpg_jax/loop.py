@@ -165,7 +165,11 @@ def make_train(
             ),
         )
         episode_over = info["episode_done"] > 0
-        noise_state = noise.end_step(cfg, noise_state, episode_over, train_state.hp)
+        # Warm-up actions are uniform, not noisy: the noise schedule starts with the actor.
+        exploring = carry.iteration >= warmup_iterations
+        noise_state = agent.tree_where(
+            exploring, noise.end_step(cfg, noise_state, episode_over, train_state.hp), noise_state
+        )
         learning = (carry.iteration + 1 >= warmup_iterations) & replay.can_sample(
             buffer, cfg.batch_size
         )
@@ -199,18 +203,22 @@ def make_train(
         """Noise-free returns of `eval_envs` fresh episodes (each capped at the time limit)."""
         state = eval_env.reset(jax.random.split(key, eval_envs))
 
-        def step(carry, _):
-            state, alive, total, length = carry
+        def step(carry):
+            state, alive, total, length, t = carry
             action = agent.act(cfg, train_state, state.obs.astype(jnp.float32))
             state = eval_env.step(state, action)
             total = total + alive * state.reward
             length = length + alive
             ended = (state.done > 0) | (state.info["truncation"] > 0)
-            return (state, alive * (1.0 - ended), total, length), None
+            return state, alive * (1.0 - ended), total, length, t + 1
+
+        def running(carry):  # stop once every episode has ended, not at the time limit
+            _, alive, _, _, t = carry
+            return jnp.any(alive > 0) & (t < episode_length)
 
         zeros = jnp.zeros((eval_envs,), jnp.float32)
-        init_carry = (state, jnp.ones((eval_envs,), jnp.float32), zeros, zeros)
-        (_, _, returns, lengths), _ = jax.lax.scan(step, init_carry, None, length=episode_length)
+        init_carry = (state, jnp.ones((eval_envs,), jnp.float32), zeros, zeros, 0)
+        _, _, returns, lengths, _ = jax.lax.while_loop(running, step, init_carry)
         return {"eval_returns": returns, "eval_lengths": lengths}
 
     return Trainer(

@@ -29,13 +29,14 @@ import pathlib
 import subprocess
 import sys
 import time
-import typing
 import warnings
 from typing import Any
 
 import numpy as np
 
-from ddpg_jax.train import EXIT_USAGE, UsageError
+from ddpg_jax.cli import Parser, UsageError
+from ddpg_jax.cli import run as run_cli
+from ddpg_jax.cli import say as _print
 
 RENDERERS = ("egl", "osmesa")
 """Headless MUJOCO_GL values tried in this order when MUJOCO_GL is unset."""
@@ -46,13 +47,8 @@ _RENDER_HINT = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> typing.NoReturn:  # one line, no usage dump
-        raise UsageError(f"{message} (see --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="python -m ddpg_jax.evaluate",
         description="Evaluate a checkpoint of a run noise-free in Gymnasium v5 (C MuJoCo) and in "
         "MJX from the same initial states; optionally record a video.",
@@ -97,16 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return _main(argv)
-    except UsageError as e:
-        _print(f"error: {e}")
-        return EXIT_USAGE
+    return run_cli(_main, argv)
 
 
 def _checked_args(argv: list[str] | None) -> argparse.Namespace:

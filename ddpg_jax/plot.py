@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import pathlib
 import sys
-import typing
 from typing import Any
 
 import numpy as np
 
-from ddpg_jax.train import EXIT_USAGE, UsageError
+from ddpg_jax.cli import Parser, UsageError
+from ddpg_jax.cli import run as run_cli
 
 PANELS = (
     ("eval_return", "eval return (noise-free)"),
@@ -28,13 +28,8 @@ PANELS = (
 FORMATS = (".png", ".pdf", ".svg")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> typing.NoReturn:  # one line, no usage dump
-        raise UsageError(f"{message} (see --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="python -m ddpg_jax.plot",
         description="Plot eval return, critic loss and mean Q against env steps (mean ± std "
         "over seeds), one line per run.",
@@ -50,11 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return _main(argv)
-    except UsageError as e:
-        print(f"error: {e}", file=sys.stderr, flush=True)
-        return EXIT_USAGE
+    return run_cli(_main, argv)
 
 
 def _main(argv: list[str] | None) -> int:

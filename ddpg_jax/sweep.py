@@ -27,9 +27,10 @@ import sys
 import typing
 from typing import Any
 
+from ddpg_jax.cli import UsageError
+from ddpg_jax.cli import run as run_cli
 from ddpg_jax.config import Config, ConfigError
 from ddpg_jax.hyperparams import TRACEABLE
-from ddpg_jax.train import EXIT_USAGE, UsageError
 
 DESCRIPTION = (
     "Sweep DDPG hyperparameters in one process: the --grid variants are vmapped together with "
@@ -127,11 +128,7 @@ def variants(cfg: Config, grid: list[tuple[str, list[Any]]]) -> list[Variant]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return _main(argv)
-    except UsageError as e:
-        print(f"error: {e}", file=sys.stderr, flush=True)
-        return EXIT_USAGE
+    return run_cli(_main, argv)
 
 
 def _main(argv: list[str] | None) -> int:

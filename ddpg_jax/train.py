@@ -22,17 +22,15 @@ from typing import Any
 
 import yaml
 
+from ddpg_jax.cli import Parser, UsageError
+from ddpg_jax.cli import run as run_cli
+from ddpg_jax.cli import say as _print
 from ddpg_jax.config import Config, ConfigError, field_docs
 
 CONFIGS_DIR = pathlib.Path(__file__).resolve().parent.parent / "configs"
 DEFAULT_ENV = "inverted_pendulum"
-EXIT_USAGE = 2
 EXIT_NON_FINITE = 3
 EXIT_INTERRUPTED = 130
-
-
-class UsageError(Exception):
-    """Bad input from the user; printed as one line, exit status 2."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,11 +62,6 @@ class RunOptions:
     auto (mjx on a GPU, else mujoco)."""
     impl: str = "jax"
     """MJX implementation: jax, or warp (NVIDIA GPUs with warp-lang)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> typing.NoReturn:  # one line, no usage dump
-        raise UsageError(f"{message} (see --help)")
 
 
 def _parse_bool(text: str) -> bool:
@@ -104,7 +97,7 @@ def build_parser(
     "configs/<env>.yaml.",
 ) -> argparse.ArgumentParser:
     """The train CLI's parser (`ddpg_jax.sweep` extends it, with its own prog and text)."""
-    parser = _Parser(prog=prog, description=description)
+    parser = Parser(prog=prog, description=description)
     files = parser.add_argument_group("files")
     files.add_argument(
         "--config",
@@ -295,16 +288,8 @@ def check_memory(cfg: Config, env: Any, run: RunOptions) -> None:
         )
 
 
-def _print(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return _main(argv)
-    except UsageError as e:
-        _print(f"error: {e}")
-        return EXIT_USAGE
+    return run_cli(_main, argv)
 
 
 def _main(argv: list[str] | None) -> int:

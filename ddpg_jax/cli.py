@@ -1,0 +1,37 @@
+"""What every command line of the project shares: one-line errors with exit status 2, an
+argparse parser that reports bad flags the same way, and messages on stderr (stdout stays for
+machine-readable output such as `--json`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import typing
+from collections.abc import Callable
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input from the user; printed as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one `UsageError` line, without the usage dump."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        raise UsageError(f"{message} (see --help)")
+
+
+def say(message: str) -> None:
+    """A message for the person at the terminal (stderr, flushed)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(main: Callable[[list[str] | None], int], argv: list[str] | None) -> int:
+    """`main(argv)`, with a `UsageError` turned into `error: ...` and exit status 2."""
+    try:
+        return main(argv)
+    except UsageError as e:
+        say(f"error: {e}")
+        return EXIT_USAGE

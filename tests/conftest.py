@@ -4,10 +4,12 @@ Cache dir: $DDPG_JAX_CACHE_DIR, default ~/.cache/ddpg_jax/jax_cache. Set it to a
 folder (or delete the default one) to measure a cold run.
 """
 
+import contextlib
 import os
 import sys
 
 import jax
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:  # run from anywhere without `pip install -e .`
@@ -20,3 +22,31 @@ os.makedirs(CACHE_DIR, exist_ok=True)
 jax.config.update("jax_compilation_cache_dir", CACHE_DIR)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+@contextlib.contextmanager
+def _float64():
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    # Inner jitted helpers traced in float32 by earlier tests (e.g. MJX's `tril` in RK4) are
+    # otherwise reused under x64 and fail to lower (f32/f64 operand mismatch).
+    jax.clear_caches()
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+        jax.clear_caches()
+
+
+@pytest.fixture
+def float64():
+    """float64 for one test (restored afterwards, so other tests stay float32)."""
+    with _float64():
+        yield
+
+
+@pytest.fixture(scope="module")
+def float64_module():
+    """float64 for a whole module: `pytestmark = pytest.mark.usefixtures("float64_module")`."""
+    with _float64():
+        yield

@@ -42,17 +42,7 @@ METRICS = (
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def float64():
-    """float64 for this module only (restored afterwards, so other modules stay float32)."""
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    # Inner jitted helpers traced in float32 by earlier tests (e.g. MJX's `tril` in RK4) are
-    # otherwise reused under x64 and fail to lower (f32/f64 operand mismatch).
-    jax.clear_caches()
-    yield
-    jax.config.update("jax_enable_x64", previous)
-    jax.clear_caches()
+pytestmark = pytest.mark.usefixtures("float64_module")  # float64, this module only
 
 
 def gym_rollout_states(num_states: int, seed: int = 0, max_steps: int = 100) -> dict:

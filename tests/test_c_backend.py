@@ -35,19 +35,6 @@ NUM_STATES = 64  # Gymnasium states per task, two steps from each
 TOL = 1e-12  # float64 round-off; the physics itself agrees bit for bit
 
 
-@pytest.fixture
-def float64():
-    """float64 for one test (restored afterwards, so other tests stay float32)."""
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    # Inner jitted helpers traced in float32 by earlier tests (e.g. MJX's `tril` in RK4) are
-    # otherwise reused under x64 and fail to lower (f32/f64 operand mismatch).
-    jax.clear_caches()
-    yield
-    jax.config.update("jax_enable_x64", previous)
-    jax.clear_caches()
-
-
 def gym_rollout_states(name: str, num_states: int, seed: int) -> dict:
     """Pre-step states, and Gymnasium's results of TWO steps from each, along random-action
     rollouts (episodes cut at termination or 60 steps). At each recorded state Gymnasium's

@@ -18,17 +18,7 @@ from mujoco.mjx._src.types import GeomType
 
 from envs import mjx_fixes
 
-
-@pytest.fixture(scope="module", autouse=True)
-def float64():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    # Inner jitted helpers traced in float32 by earlier tests (e.g. MJX's `tril` in RK4) are
-    # otherwise reused under x64 and fail to lower (f32/f64 operand mismatch).
-    jax.clear_caches()
-    yield
-    jax.config.update("jax_enable_x64", previous)
-    jax.clear_caches()
+pytestmark = pytest.mark.usefixtures("float64_module")  # float64, this module only
 
 
 # ------------------------------------------------------------------------------------------

@@ -261,3 +261,35 @@ def test_two_devices_shard_the_seeds(tmp_path):
     with CheckpointStore(run_dir.open_existing(tmp_path / "run"), read_only=True) as store:
         policy, _ = store.restore_policy("latest")
     assert all(np.isfinite(x).all() for x in jax.tree.leaves(policy))
+
+
+def test_non_finite_run_stops_with_exit_3_and_keeps_good_checkpoints(tmp_path, capsys, monkeypatch):
+    real = loop.non_finite_seeds
+    calls = []
+
+    def goes_bad_at_second_chunk(carry, metrics):
+        calls.append(1)
+        return [1] if len(calls) >= 2 else real(carry, metrics)
+
+    monkeypatch.setattr(loop, "non_finite_seeds", goes_bad_at_second_chunk)
+    out = tmp_path / "run"
+    assert train.main([*RESUMABLE_RUN, f"--out={out}"]) == train.EXIT_NON_FINITE
+    err = capsys.readouterr().err
+    assert "non-finite loss or parameters at env step 2000 in seed(s) [1]" in err
+    with CheckpointStore(run_dir.open_existing(out), read_only=True) as store:
+        assert store.all_steps() == [1000]  # the bad chunk was never saved
+
+
+def test_non_finite_detection_names_the_seed():
+    # A fake carry: only the train state's parameters are read.
+    params = {"w": np.ones((3, 4), np.float32)}
+    params["w"][2, 1] = np.nan
+    fake = type("Carry", (), {})()
+    fake.train_state = type("TS", (), {"actor_params": params, "critic_params": params})()
+    finite = {
+        name: np.zeros(3, np.float32)
+        for name in ("critic_loss", "actor_loss", "q_mean", "target_q_mean")
+    }
+    assert loop.non_finite_seeds(fake, finite) == [2]
+    finite["critic_loss"][0] = np.inf
+    assert loop.non_finite_seeds(fake, finite) == [0, 2]

@@ -17,32 +17,18 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import sys
 import time
 
 import jax
 import jax.numpy as jnp
-import mujoco
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from machine import describe as describe_machine  # noqa: E402
+
 import envs  # noqa: E402
-from envs.c_backend import STATE_FIELDS, num_cpus  # noqa: E402
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    return (
-        f"{cpu}; {num_cpus()} CPUs available to this process; jax {jax.__version__}"
-        f" ({jax.default_backend()}), mujoco {mujoco.__version__}, python"
-        f" {platform.python_version()}"
-    )
+from envs.c_backend import STATE_FIELDS  # noqa: E402
 
 
 def timed(fn, state, min_seconds: float) -> tuple[float, int]:
@@ -134,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"date: {datetime.datetime.now().isoformat(timespec='seconds')}")
-    print(f"machine: {machine()}")
+    print(f"machine: {describe_machine()}")
     print(f"command: {' '.join([os.path.basename(sys.executable), *sys.argv])}")
     print(f"load average (1/5/15 min) at start: {os.getloadavg()}")
     print(f"task: {args.task}, float32, compile times in parentheses\n")

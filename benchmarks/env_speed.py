@@ -13,9 +13,7 @@ $DDPG_JAX_CACHE_DIR or ~/.cache/ddpg_jax/jax_cache exists).
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
 import sys
 import time
 
@@ -24,6 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from machine import describe as describe_machine  # noqa: E402
+
 import envs  # noqa: E402
 
 
@@ -94,10 +94,7 @@ def main() -> None:
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
-    print(f"date: {datetime.date.today().isoformat()}")
-    print(f"machine: {platform.platform()} ({platform.processor() or platform.machine()})")
-    print(f"cpu count: {os.cpu_count()}, jax {jax.__version__}, devices: {jax.devices()}")
-    print(f"load average at start (1/5/15 min): {os.getloadavg()}")
+    print(f"machine: {describe_machine()}")
     print(f"command: {' '.join(sys.argv)}")
     print()
     print("| task | num_envs | MJX steps/s | compile s | C MuJoCo (Gymnasium, 1 core) steps/s |")

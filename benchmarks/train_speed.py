@@ -13,31 +13,14 @@ every seed. Prints the machine and a markdown table.
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 import time
 
 import jax
 import jax.numpy as jnp
+from machine import describe as describe_machine
 
 import envs
 from ddpg_jax import loop, train
-
-
-def machine() -> str:
-    cpu = platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    device = jax.devices()[0]
-    return (
-        f"{cpu}, {os.cpu_count()} cores; jax {jax.__version__} on {device.platform} "
-        f"({device.device_kind}); {datetime.date.today()}"
-    )
 
 
 def _timed(fn, *args):
@@ -108,7 +91,7 @@ def main() -> None:
     name = envs.canonical_name(args.env)
     make_kw = {} if args.backend is None else {"backend": args.backend}
     env = envs.make(name, **make_kw)
-    print(f"machine: {machine()}")
+    print(f"machine: {describe_machine()}")
     print(
         f"env {env.gym_id}, backend {args.backend or 'default'}, {args.iterations} "
         "vectorised steps per chunk"

@@ -13,29 +13,13 @@ soft updates of both targets, on the same batch.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 
 import jax
 import jax.numpy as jnp
+from machine import describe as describe_machine
 
 from ddpg_jax import Config, agent
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    device = jax.devices()[0]
-    return (
-        f"{cpu}, {os.cpu_count()} cores; jax {jax.__version__} on {device.platform} "
-        f"({device.device_kind})"
-    )
 
 
 def random_batch(key, batch: int, obs: int, act: int) -> agent.Batch:
@@ -154,7 +138,7 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     args = parser.parse_args()
     cfg = Config(batch_size=args.batch, hidden_dim=args.hidden, buffer_size=max(args.batch, 1000))
-    print(f"machine: {machine()}")
+    print(f"machine: {describe_machine()}")
     print(
         f"agent.update, batch {args.batch}, hidden {args.hidden}, obs {args.obs}, "
         f"act {args.act}, {args.updates} updates"

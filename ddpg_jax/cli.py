@@ -23,6 +23,16 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see --help)")
 
 
+def parse_bool(text: str) -> bool:
+    """A true/false flag value (also 1/0, yes/no, on/off)."""
+    lowered = text.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 def say(message: str) -> None:
     """A message for the person at the terminal (stderr, flushed)."""
     print(message, file=sys.stderr, flush=True)

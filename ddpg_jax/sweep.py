@@ -94,7 +94,7 @@ def parse_grid(specs: list[str]) -> list[tuple[str, list[Any]]]:
 
 
 def _convert(field: str, hint: Any, text: str) -> Any:
-    from ddpg_jax.train import _parse_bool
+    from ddpg_jax.cli import parse_bool
 
     if typing.get_origin(hint) is typing.Literal:
         choices = typing.get_args(hint)
@@ -104,7 +104,7 @@ def _convert(field: str, hint: Any, text: str) -> Any:
             )
         return text
     try:
-        return _parse_bool(text) if hint is bool else hint(text)
+        return parse_bool(text) if hint is bool else hint(text)
     except (ValueError, argparse.ArgumentTypeError) as e:
         raise UsageError(f"--grid {field}: invalid value {text!r} ({e})") from None
 

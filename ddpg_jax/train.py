@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from ddpg_jax.cli import Parser, UsageError
+from ddpg_jax.cli import Parser, UsageError, parse_bool
 from ddpg_jax.cli import run as run_cli
 from ddpg_jax.cli import say as _print
 from ddpg_jax.config import Config, ConfigError, field_docs
@@ -64,15 +64,6 @@ class RunOptions:
     """MJX implementation: jax, or warp (NVIDIA GPUs with warp-lang)."""
 
 
-def _parse_bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("true", "1", "yes", "on"):
-        return True
-    if lowered in ("false", "0", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
 def _add_fields(group: Any, cls: type, docs: dict[str, str]) -> None:
     hints = typing.get_type_hints(cls)
     for field in dataclasses.fields(cls):
@@ -84,7 +75,7 @@ def _add_fields(group: Any, cls: type, docs: dict[str, str]) -> None:
         if typing.get_origin(hint) is typing.Literal:
             kwargs["choices"] = typing.get_args(hint)
         elif hint is bool:
-            kwargs["type"], kwargs["metavar"] = _parse_bool, "{true,false}"
+            kwargs["type"], kwargs["metavar"] = parse_bool, "{true,false}"
         else:
             kwargs["type"] = hint
         group.add_argument(f"--{field.name}", **kwargs)

@@ -8,7 +8,8 @@ episode per episode seed (`reset(seed=episode_seed + k)`, k < episodes). The sam
 runs in the MJX env from the same initial states (Gymnasium's reset qpos/qvel, put into MJX
 with `env.set_state`; one jitted, episode-vmapped `lax.while_loop`), and the relative gap
 `(mjx_mean - gym_mean) / max(|gym_mean|, 1)` is reported. Output: a table on stdout, or one
-JSON object with `--json`; progress goes to stderr.
+JSON object with `--json`; progress goes to stderr. The JSON document, with the command and
+date, is also saved in the run dir under `evaluations/` (`ddpg_jax.run_dir.save_evaluation`).
 
 `--video` renders the first episode of each requested seed (Gymnasium's
 `render_mode="rgb_array"`) into one mp4 (needs `imageio[ffmpeg]`). Headless rendering needs
@@ -21,11 +22,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import functools
 import json
 import math
 import os
 import pathlib
+import shlex
 import subprocess
 import sys
 import time
@@ -133,11 +136,30 @@ def _main(argv: list[str] | None) -> int:
             result = _run(args)
     finally:
         absl.logging.set_verbosity(verbosity)
+    _save(args.run_dir, result, argv)
     if args.json:
         print(json.dumps(_json_safe(result)))
     else:
         print(format_table(result))
     return 0
+
+
+def _save(path: str, result: dict[str, Any], argv: list[str] | None) -> None:
+    """Keep the result in the run dir, where `ddpg_jax.report` rebuilds the results tables."""
+    from ddpg_jax import run_dir
+
+    args = sys.argv[1:] if argv is None else argv
+    doc = {
+        **_json_safe(result),
+        "command": "python -m ddpg_jax.evaluate " + shlex.join(args),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    try:
+        saved = run_dir.save_evaluation(run_dir.open_existing(path), doc)
+    except run_dir.RunDirError as e:  # the scores are still printed; only the record is lost
+        _print(f"warning: {e}")
+    else:
+        _print(f"saved {saved}")
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
@@ -163,6 +185,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         selected, episode_seeds, args.max_episode_steps, mjx=not args.no_mjx, progress=_print
     )
     result["checkpoint"] = args.checkpoint
+    result["num_seeds"] = policies.num_seeds
     if args.video:
         write_video(selected, args.video, episode_seeds[0], args.max_episode_steps, _print)
         result["video"] = str(args.video)

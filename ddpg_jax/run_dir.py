@@ -6,6 +6,7 @@ runs/<env>-<YYYYmmdd-HHMMSS>/
   metrics.csv    # one row per (env_step, seed); see ddpg_jax.metrics_log
   tb/            # TensorBoard event files; see ddpg_jax.metrics_log
   checkpoints/   # orbax checkpoints; see ddpg_jax.checkpoint
+  evaluations/   # one JSON per `ddpg_jax.evaluate` call; see ddpg_jax.report
 ```
 A directory is a run dir when it holds `config.yaml`. Every failure is a `RunDirError` whose
 one-line message says what is wrong and what to do; the CLIs turn it into exit status 2.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 import os
 import pathlib
 import tempfile
@@ -29,6 +31,7 @@ CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.csv"
 TB_DIR = "tb"
 CHECKPOINTS_DIR = "checkpoints"
+EVALUATIONS_DIR = "evaluations"
 DEFAULT_ROOT = "runs"
 FORMAT_VERSION = 1
 """Written to config.yaml as `run_dir_format`; bump when the layout changes incompatibly."""
@@ -62,6 +65,10 @@ class RunDir:
     @property
     def checkpoints_dir(self) -> pathlib.Path:
         return self.root / CHECKPOINTS_DIR
+
+    @property
+    def evaluations_dir(self) -> pathlib.Path:
+        return self.root / EVALUATIONS_DIR
 
     def __str__(self) -> str:
         return str(self.root)
@@ -159,6 +166,38 @@ def load_config(run_dir: RunDir) -> tuple[Config, dict[str, Any]]:
     except ConfigError as e:
         raise RunDirError(f"{path}: {e}") from e
     return cfg, doc
+
+
+def save_evaluation(run_dir: RunDir, doc: dict[str, Any]) -> pathlib.Path:
+    """Write one `ddpg_jax.evaluate` result (its JSON document) under `evaluations/`.
+
+    The name says what was evaluated, so repeating an evaluation replaces its file while a
+    different checkpoint, seed selection or episode set gets its own."""
+    seeds = [row["seed_index"] for row in doc["seeds"]]
+    which = "all" if seeds == list(range(doc.get("num_seeds", -1))) else "-".join(map(str, seeds))
+    episodes = doc["episode_seeds"]
+    name = (
+        f"step{doc['checkpoint_step']:09d}_seeds-{which}_episodes-{len(episodes)}"
+        f"-from{episodes[0]}_limit{doc['max_episode_steps']}.json"
+    )
+    try:
+        run_dir.evaluations_dir.mkdir(exist_ok=True)
+        path = run_dir.evaluations_dir / name
+        _atomic_write(path, json.dumps(_plain(doc), indent=1) + "\n")
+    except OSError as e:
+        raise RunDirError(f"cannot save the evaluation in {run_dir.evaluations_dir}: {e}") from e
+    return path
+
+
+def load_evaluations(run_dir: RunDir) -> list[dict[str, Any]]:
+    """Every saved evaluation of the run, oldest checkpoint first; unreadable files skipped."""
+    docs = []
+    for path in sorted(run_dir.evaluations_dir.glob("*.json")):
+        try:
+            docs.append({**json.loads(path.read_text()), "path": str(path)})
+        except (OSError, ValueError):
+            continue
+    return docs
 
 
 def _non_empty(path: pathlib.Path) -> bool:

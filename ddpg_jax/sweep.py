@@ -157,12 +157,7 @@ def _main(argv: list[str] | None) -> int:
         directories = [run_dir.create(root / v.name, run.env) for v in swept]
     except (RunDirError, CheckpointError) as e:
         raise UsageError(str(e)) from None
-    extra = {
-        "env": run.env,
-        "backend": train.envs_backend(run.backend),
-        "run": dataclasses.asdict(run),
-        "sweep_grid": dict(grid),
-    }
+    extra = {**train.run_metadata(run), "sweep_grid": dict(grid)}
     outputs = []
     for v, directory in zip(swept, directories, strict=True):
         run_dir.save_config(directory, v.cfg, {**extra, "variant": v.name})

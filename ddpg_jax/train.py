@@ -297,9 +297,27 @@ def _main(argv: list[str] | None) -> int:
         directory = run_dir.create(args.out, run.env)
     except (RunDirError, CheckpointError) as e:
         raise UsageError(str(e)) from None
-    extra = {"env": run.env, "backend": envs_backend(run.backend), "run": dataclasses.asdict(run)}
+    extra = run_metadata(run)
     run_dir.save_config(directory, cfg, extra)
     return train(cfg, run, directory, resume=False)
+
+
+def run_metadata(run: RunOptions) -> dict[str, Any]:
+    """What config.yaml records beside the Config: the task, the resolved physics backend, the
+    run options, and the device and start time that results tables report."""
+    import datetime
+
+    import jax
+
+    device = jax.devices()[0]
+    return {
+        "env": run.env,
+        "backend": envs_backend(run.backend),
+        "run": dataclasses.asdict(run),
+        "device": f"{jax.default_backend()}: {len(jax.devices())} x {device.device_kind}",
+        "cpu_count": os.cpu_count(),
+        "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
 
 
 def envs_backend(choice: str) -> str:

@@ -17,10 +17,18 @@ states <= TOL, and the median state <= 1e-12.
 
 from __future__ import annotations
 
-import gymnasium as gym
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from parity_harness import (
+    gym_env,
+    gym_obs_after_set_state,
+    gym_rollout_states,
+    per_state_errors,
+    step_errors,
+    synced_steps,
+)
 
 from envs.ant import Ant
 
@@ -45,106 +53,27 @@ METRICS = (
 pytestmark = pytest.mark.usefixtures("float64_module")  # float64, this module only
 
 
-def gym_rollout_states(num_states: int, seed: int = 0, max_steps: int = 100) -> dict:
-    """States, actions and Gymnasium's results of TWO steps from each state, along
-    random-action rollouts.
-
-    At each recorded state Gymnasium's `set_state(qpos, qvel)` is called first (which keeps
-    `qacc_warmstart`, and recomputes `xpos` from qpos as our `set_state` does), then two steps
-    are taken. The second step checks what a plain rollout carries over: `xpos` of the last
-    RK4 stage (used for x_velocity) and `qacc_warmstart`. Episodes are cut at `max_steps`
-    and at termination, so the set mixes landings after a reset with walking, tumbling and
-    terminal states.
-    """
-    env = gym.make("Ant-v5").unwrapped
-    rng = np.random.default_rng(seed)
-    env.reset(seed=seed)
-    rec: dict[str, list] = {k: [] for k in ("qpos", "qvel", "warm", "obs0", "action", "obs")}
-    rec.update(reward=[], terminated=[], info=[])
-    steps = 0
-    while len(rec["action"]) < num_states:
-        qpos, qvel = env.data.qpos.copy(), env.data.qvel.copy()
-        rec["qpos"].append(qpos)
-        rec["qvel"].append(qvel)
-        rec["warm"].append(env.data.qacc_warmstart.copy())
-        env.set_state(qpos, qvel)
-        rec["obs0"].append(env._get_obs())
-        actions = 1.2 * rng.uniform(-1.0, 1.0, size=(2, 8))
-        results = [env.step(a) for a in actions]
-        rec["action"].append(actions)
-        rec["obs"].append([r[0] for r in results])
-        rec["reward"].append([r[1] for r in results])
-        rec["terminated"].append([r[2] for r in results])
-        rec["info"].append([r[4] for r in results])
-        steps += 2
-        if any(r[2] for r in results) or steps >= max_steps:
-            env.reset(seed=int(rng.integers(1 << 31)))
-            steps = 0
-    out = {k: np.asarray(v) for k, v in rec.items() if k != "info"}
-    out["info"] = {
-        k: np.asarray([[i[k] for i in pair] for pair in rec["info"]], np.float64) for k in METRICS
-    }
-    return out
-
-
-def gym_obs_at(env, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
-    """Gymnasium's observation right after a reset whose noise gave qpos/qvel."""
-    env.reset(seed=0)
-    env.set_state(qpos, qvel)
-    return env._get_obs()
-
-
-def per_state_errors(ours, ref) -> np.ndarray:
-    """Max abs error per state, [num_states]."""
-    diff = np.abs(np.asarray(ours, np.float64) - np.asarray(ref, np.float64))
-    return diff.reshape(diff.shape[0], -1).max(axis=1)
-
-
 def test_step_reset_set_state_parity():
-    ref = gym_rollout_states(NUM_STATES)
+    ref = gym_rollout_states("ant", NUM_STATES, seed=0, max_steps=100, info_keys=METRICS)
     env = Ant()
     assert env.gym_id == "Ant-v5" and env.mjx_fixes
 
-    @jax.jit
-    def run(keys, qpos, qvel, warm, action):
-        def one(key, qp, qv, w, actions):
-            reset = env.reset(key)
-            state = reset.replace(data=reset.data.replace(qacc_warmstart=w))
-            synced = env.set_state(state, qp, qv)
-
-            def step(s, a):
-                s = env.step(s, a)
-                return s, s
-
-            return reset, synced, jax.lax.scan(step, synced, actions)[1]  # fields [2, ...]
-
-        return jax.vmap(one)(keys, qpos, qvel, warm, action)
-
     keys = jax.random.split(jax.random.key(7), NUM_STATES)
-    args = (keys, ref["qpos"], ref["qvel"], ref["warm"], ref["action"])
-    chunks = [run(*(x[i : i + CHUNK] for x in args)) for i in range(0, NUM_STATES, CHUNK)]
-    reset, synced, stepped = jax.tree.map(lambda *x: np.concatenate(x), *chunks)
+    args = (ref["qpos"], ref["qvel"], ref["warm"], ref["action"])
+    reset, synced, stepped = synced_steps(env, *args, keys=keys, chunk=CHUNK)
     assert stepped.obs.dtype == np.float64 and stepped.obs.shape == (NUM_STATES, 2, 105)
 
     # set_state: qpos/qvel part only. Like Gymnasium's (mj_forward), our set_state leaves
     # cfrc_ext as it was (here: the reset's zeros; there: the previous step's forces).
     set_err = per_state_errors(synced.obs[:, :27], ref["obs0"][:, :27]).max()
     # reset: cfrc_ext is 0 in both (mj_resetData, and mj_forward does not fill it)
-    genv = gym.make("Ant-v5").unwrapped
-    gym_reset = np.stack(
-        [gym_obs_at(genv, reset.data.qpos[i], reset.data.qvel[i]) for i in range(NUM_STATES)]
-    )
+    gym_reset = gym_obs_after_set_state(gym_env("ant"), reset.data.qpos, reset.data.qvel)
     reset_err = per_state_errors(reset.obs, gym_reset).max()
     # the reset qpos is the sampled one, unnormalised quaternion included (as Gymnasium's)
     sampled_qpos = jax.vmap(lambda k: env.sample_init_qpos_qvel(k)[0])(keys)
     np.testing.assert_array_equal(reset.data.qpos, sampled_qpos)
-    np.testing.assert_array_equal(stepped.done, ref["terminated"].astype(np.float64))
-    assert set(stepped.metrics) == set(METRICS), sorted(stepped.metrics)
 
-    errors = {"obs": per_state_errors(stepped.obs, ref["obs"])}
-    errors["reward"] = per_state_errors(stepped.reward, ref["reward"])
-    for k in METRICS:
-        errors[k] = per_state_errors(stepped.metrics[k], ref["info"][k])
+    errors = step_errors(stepped, ref)  # also checks termination and that the terms are METRICS
     worst = np.max(np.stack(list(errors.values())), axis=0)  # [num_states]
     print(f"\nAnt: terminated {int(ref['terminated'].sum())}/{NUM_STATES}")
     print(f"  {'set_state obs':22s} max {set_err:.1e}\n  {'reset obs':22s} max {reset_err:.1e}")
@@ -162,7 +91,7 @@ def test_reset_distribution():
     Gymnasium's, to 5 sigma of the difference of two independent estimates; also the
     support of the uniform noise and that the quaternion is not renormalised."""
     env = Ant()
-    genv = gym.make("Ant-v5").unwrapped
+    genv = gym_env("ant")
     genv.reset(seed=123)
     gym_q, gym_v = [], []
     for _ in range(NUM_RESETS):
@@ -199,19 +128,11 @@ def test_obs_options_and_metrics_names():
 @pytest.mark.slow
 def test_raw_mjx_differs():
     """Raw MJX (mjx_fixes=False) on the same states: why envs/mjx_fixes.py exists."""
-    ref = gym_rollout_states(CHUNK, seed=3, max_steps=1000)
+    ref = gym_rollout_states("ant", CHUNK, seed=3, max_steps=1000)
     env = Ant(mjx_fixes=False)
-
-    @jax.jit
-    def run(qpos, qvel, warm, action):
-        def one(qp, qv, w, a):
-            state = env.reset(jax.random.key(0))
-            state = state.replace(data=state.data.replace(qacc_warmstart=w))
-            return env.step(env.set_state(state, qp, qv), a).obs
-
-        return jax.vmap(one)(qpos, qvel, warm, action)
-
-    obs = run(ref["qpos"], ref["qvel"], ref["warm"], ref["action"][:, 0])
-    err = per_state_errors(obs, ref["obs"][:, 0])
+    keys = jnp.broadcast_to(jax.random.key(0), (CHUNK,))
+    first = ref["action"][:, :1]
+    _, _, stepped = synced_steps(env, ref["qpos"], ref["qvel"], ref["warm"], first, keys=keys)
+    err = per_state_errors(stepped.obs[:, 0], ref["obs"][:, 0])
     print(f"\nraw MJX Ant obs error: max {err.max():.1e} median {np.median(err):.1e}")
     assert err.max() > 1e-2

@@ -1,10 +1,11 @@
 """The C MuJoCo backend (`backend="mujoco"`, envs/c_backend.py).
 
-- Parity with Gymnasium v5 on all six tasks, Ant included, in float64: the same method as
-  tests/test_envs_parity.py and tests/test_ant_parity.py (Gymnasium rollouts with random
-  actions 20% beyond the bounds; both sides get the same qpos/qvel/qacc_warmstart and
-  actions; obs, reward, every reward term, termination; two steps from each synced state so
-  the carried `xpos`/`qacc_warmstart` are checked too; `reset` noise replayed in Gymnasium).
+- Parity with Gymnasium v5 on all six tasks, Ant included, in float64, with
+  tests/parity_harness.py as in tests/test_envs_parity.py and tests/test_ant_parity.py
+  (Gymnasium rollouts with random actions 20% beyond the bounds; both sides get the same
+  qpos/qvel/qacc_warmstart and actions; obs, reward, every reward term, termination; two
+  steps from each synced state so the carried `xpos`/`qacc_warmstart` are checked too;
+  `reset` noise replayed in Gymnasium).
   Same engine and same inputs, so the tolerance is float64 round-off (JAX vs numpy reward
   arithmetic): TOL = 1e-12; measured: obs 0.0 exactly, rewards <= 1e-15.
 - The same linear policy from the same initial states gives the same returns on the MJX and
@@ -22,11 +23,18 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from parity_harness import (
+    assert_errors_within,
+    gym_env,
+    gym_obs_after_set_state,
+    gym_rollout_states,
+    step_errors,
+    synced_steps,
+)
 
 import envs
 from envs.c_backend import STATE_FIELDS, CData, CPhysics
@@ -35,93 +43,28 @@ NUM_STATES = 64  # Gymnasium states per task, two steps from each
 TOL = 1e-12  # float64 round-off; the physics itself agrees bit for bit
 
 
-def gym_rollout_states(name: str, num_states: int, seed: int) -> dict:
-    """Pre-step states, and Gymnasium's results of TWO steps from each, along random-action
-    rollouts (episodes cut at termination or 60 steps). At each recorded state Gymnasium's
-    `set_state(qpos, qvel)` runs first (it keeps `qacc_warmstart`), as our sync does."""
-    env = gym.make(envs.GYM_IDS[name]).unwrapped
-    rng = np.random.default_rng(seed)
-    low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
-    mid, half = (high + low) / 2, 1.2 * (high - low) / 2
-    env.reset(seed=seed)
-    rec: dict[str, list] = {k: [] for k in ("qpos", "qvel", "warm", "obs0", "action", "obs")}
-    rec.update(reward=[], terminated=[], info=[])
-    steps = 0
-    while len(rec["action"]) < num_states:
-        qpos, qvel = env.data.qpos.copy(), env.data.qvel.copy()
-        rec["qpos"].append(qpos)
-        rec["qvel"].append(qvel)
-        rec["warm"].append(env.data.qacc_warmstart.copy())
-        env.set_state(qpos, qvel)
-        rec["obs0"].append(env._get_obs())
-        actions = mid + half * rng.uniform(-1.0, 1.0, size=(2, *low.shape))
-        results = [env.step(a) for a in actions]
-        rec["action"].append(actions)
-        rec["obs"].append([r[0] for r in results])
-        rec["reward"].append([r[1] for r in results])
-        rec["terminated"].append([r[2] for r in results])
-        rec["info"].append([r[4] for r in results])
-        steps += 2
-        if any(r[2] for r in results) or steps >= 60:
-            env.reset(seed=int(rng.integers(1 << 31)))
-            steps = 0
-    out = {k: np.asarray(v) for k, v in rec.items() if k != "info"}
-    keys = rec["info"][0][0].keys()
-    out["info"] = {
-        k: np.asarray([[i[k] for i in pair] for pair in rec["info"]], np.float64) for k in keys
-    }
-    return out
-
-
 @pytest.mark.parametrize("name", envs.TASKS)
 def test_parity_with_gymnasium(name, float64):
     ref = gym_rollout_states(name, NUM_STATES, seed=envs.TASKS.index(name))
     env = envs.make(name, backend="mujoco")
     assert env.backend == "mujoco" and env.model is None
 
-    @jax.jit
-    def run(keys, qpos, qvel, warm, actions):
-        def one(key, qp, qv, w, acts):
-            reset = env.reset(key)
-            state = reset.replace(data=reset.data.replace(qacc_warmstart=w))
-            synced = env.set_state(state, qp, qv)
-
-            def step(s, a):
-                s = env.step(s, a)
-                return s, s
-
-            return reset, synced, jax.lax.scan(step, synced, acts)[1]  # fields [2, ...]
-
-        return jax.vmap(one)(keys, qpos, qvel, warm, actions)
-
     keys = jax.random.split(jax.random.key(7), NUM_STATES)
-    reset, synced, stepped = run(keys, ref["qpos"], ref["qvel"], ref["warm"], ref["action"])
-    assert isinstance(stepped.data, CData) and stepped.obs.dtype == jnp.float64
+    args = (ref["qpos"], ref["qvel"], ref["warm"], ref["action"])
+    reset, synced, stepped = synced_steps(env, *args, keys=keys)
+    assert isinstance(stepped.data, CData) and stepped.obs.dtype == np.float64
 
-    genv = gym.make(envs.GYM_IDS[name]).unwrapped
-    gym_reset_obs = []
-    for qp, qv in zip(np.asarray(reset.data.qpos), np.asarray(reset.data.qvel), strict=True):
-        genv.reset(seed=0)  # mj_resetData; then our noisy qpos/qvel
-        genv.set_state(qp, qv)
-        gym_reset_obs.append(genv._get_obs())
+    gym_reset_obs = gym_obs_after_set_state(gym_env(name), reset.data.qpos, reset.data.qvel)
     # Ant: after set_state, Gymnasium's cfrc_ext part of the obs is the previous step's
     # (mj_forward does not fill it), ours the reset's zeros: compare qpos/qvel there.
     n_sync = 27 if name == "ant" else ref["obs0"].shape[-1]
     errors = {
-        "reset obs": np.abs(np.asarray(reset.obs) - np.stack(gym_reset_obs)).max(),
-        "set_state obs": np.abs(np.asarray(synced.obs)[:, :n_sync] - ref["obs0"][:, :n_sync]).max(),
-        "obs": np.abs(np.asarray(stepped.obs) - ref["obs"]).max(),
-        "reward": np.abs(np.asarray(stepped.reward) - ref["reward"]).max(),
+        "reset obs": np.abs(reset.obs - gym_reset_obs).max(),
+        "set_state obs": np.abs(synced.obs[:, :n_sync] - ref["obs0"][:, :n_sync]).max(),
+        **step_errors(stepped, ref),
     }
-    assert set(stepped.metrics) == set(ref["info"]), (sorted(stepped.metrics), sorted(ref["info"]))
-    for k, v in ref["info"].items():
-        errors[k] = np.abs(np.asarray(stepped.metrics[k]) - v).max()
-    np.testing.assert_array_equal(np.asarray(stepped.done), ref["terminated"].astype(np.float64))
-    print(f"\n{name} (C backend): terminated {int(ref['terminated'].sum())}/{2 * NUM_STATES}")
-    for k, v in errors.items():
-        print(f"  {k:24s} {v:.1e}")
-    bad = {k: v for k, v in errors.items() if not v <= TOL}
-    assert not bad, bad
+    title = f"{name} (C backend): terminated {int(ref['terminated'].sum())}/{2 * NUM_STATES}"
+    assert_errors_within(title, errors, TOL)
 
 
 def linear_policy_returns(env, num_envs: int, horizon: int, seed: int = 0):

@@ -10,11 +10,17 @@ Gymnasium), so each task compiles once.
 
 from __future__ import annotations
 
-import gymnasium as gym
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
+from parity_harness import (
+    assert_errors_within,
+    gym_env,
+    gym_obs_after_set_state,
+    gym_rollout_states,
+    step_errors,
+    synced_steps,
+)
 
 import envs
 
@@ -27,55 +33,12 @@ PARITY_TASKS = [t for t in envs.TASKS if t != "ant"]  # Ant: tests/test_ant*.py
 pytestmark = pytest.mark.usefixtures("float64_module")  # float64, this module only
 
 
-def gym_env(name: str):
-    return gym.make(envs.GYM_IDS[name]).unwrapped
-
-
-def gym_rollout_states(name: str, num_states: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Pre-step states, actions and Gymnasium's step results along random-action rollouts."""
-    env = gym_env(name)
-    rng = np.random.default_rng(seed)
-    low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
-    mid, half = (high + low) / 2, 1.2 * (high - low) / 2
-    obs, _ = env.reset(seed=seed)
-    rec: dict[str, list] = {k: [] for k in ("qpos", "qvel", "warm", "obs0", "action", "obs")}
-    rec.update(reward=[], terminated=[], info=[])
-    episode_steps = 0
-    while len(rec["action"]) < num_states:
-        action = mid + half * rng.uniform(-1.0, 1.0, size=low.shape)
-        rec["qpos"].append(env.data.qpos.copy())
-        rec["qvel"].append(env.data.qvel.copy())
-        rec["warm"].append(env.data.qacc_warmstart.copy())
-        rec["obs0"].append(obs)
-        rec["action"].append(action)
-        obs, reward, terminated, _, info = env.step(action)
-        rec["obs"].append(obs)
-        rec["reward"].append(reward)
-        rec["terminated"].append(terminated)
-        rec["info"].append(info)
-        episode_steps += 1
-        if terminated or episode_steps >= 60:  # short episodes: more diverse states
-            obs, _ = env.reset(seed=int(rng.integers(1 << 31)))
-            episode_steps = 0
-    out = {k: np.asarray(v) for k, v in rec.items() if k != "info"}
-    out["info"] = {k: np.asarray([i[k] for i in rec["info"]], np.float64) for k in rec["info"][0]}
-    return out
-
-
-def gym_obs_after_set_state(env, qpos, qvel, warm) -> np.ndarray:
-    """Gymnasium's observation after `reset` (mj_resetData) and `set_state(qpos, qvel)`."""
-    env.reset(seed=0)
-    env.data.qacc_warmstart[:] = warm
-    env.set_state(qpos, qvel)
-    return env._get_obs()
-
-
 @pytest.mark.parametrize("name", PARITY_TASKS)
 def test_step_reset_set_state_parity(name):
     """One jit per task over 2 * NUM_STATES states: the first half are Gymnasium pre-step
     states (set_state + step compared), the second half our reset samples (`reset` is
     `set_state(blank_state(), sample_init_qpos_qvel(key))`, so its obs is compared too)."""
-    ref = gym_rollout_states(name, NUM_STATES, seed=PARITY_TASKS.index(name))
+    ref = gym_rollout_states(name, NUM_STATES, seed=PARITY_TASKS.index(name), steps_per_state=1)
     env = envs.make(name)
     assert env.gym_id == envs.GYM_IDS[name]
     n = NUM_STATES
@@ -86,40 +49,16 @@ def test_step_reset_set_state_parity(name):
     qvel = np.concatenate([ref["qvel"], reset_qvel])  # [2n, nv]
     warm = np.concatenate([ref["warm"], np.zeros_like(ref["warm"])])
     action = np.concatenate([ref["action"], np.zeros_like(ref["action"])])
+    _, synced, stepped = synced_steps(env, qpos, qvel, warm, action)
+    assert stepped.obs.dtype == np.float64
 
-    @jax.jit
-    def run(qpos, qvel, warm, action):
-        def one(qp, qv, w, a):
-            blank = env.blank_state()
-            blank = blank.replace(data=blank.data.replace(qacc_warmstart=w))
-            synced = env.set_state(blank, qp, qv)
-            return synced, env.step(synced, a)
-
-        return jax.vmap(one)(qpos, qvel, warm, action)
-
-    synced, stepped = run(qpos, qvel, warm, action)
-    assert stepped.obs.dtype == jnp.float64
-
-    genv = gym_env(name)
-    gym_obs = np.stack(
-        [gym_obs_after_set_state(genv, qpos[i], qvel[i], warm[i]) for i in range(2 * n)]
-    )
-    synced_obs = np.asarray(synced.obs)
+    gym_obs = gym_obs_after_set_state(gym_env(name), qpos, qvel, warm)
     errors = {
-        "set_state obs": np.abs(synced_obs[:n] - gym_obs[:n]).max(),
-        "reset obs": np.abs(synced_obs[n:] - gym_obs[n:]).max(),
-        "obs": np.abs(np.asarray(stepped.obs)[:n] - ref["obs"]).max(),
-        "reward": np.abs(np.asarray(stepped.reward)[:n] - ref["reward"]).max(),
+        "set_state obs": np.abs(synced.obs[:n] - gym_obs[:n]).max(),
+        "reset obs": np.abs(synced.obs[n:] - gym_obs[n:]).max(),
+        **step_errors(jax.tree.map(lambda x: x[:n], stepped), ref),
     }
-    assert set(stepped.metrics) == set(ref["info"]), (sorted(stepped.metrics), sorted(ref["info"]))
-    for k, v in ref["info"].items():
-        errors[k] = np.abs(np.asarray(stepped.metrics[k])[:n] - v).max()
-    np.testing.assert_array_equal(np.asarray(stepped.done)[:n], ref["terminated"].astype(float))
-    print(f"\n{name}: terminated {int(ref['terminated'].sum())}/{n}; max abs errors:")
-    for k, v in errors.items():
-        print(f"  {k:24s} {v:.2e}")
-    bad = {k: v for k, v in errors.items() if not v <= TOL}
-    assert not bad, bad
+    assert_errors_within(f"{name}: terminated {int(ref['terminated'].sum())}/{n}", errors, TOL)
 
 
 def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

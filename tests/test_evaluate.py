@@ -143,6 +143,16 @@ def test_json_and_gym_mjx_agreement(run, capsys):
     assert controller["gym_returns"] == [float(MAX_STEPS)] * EPISODES  # balances to the limit
     assert max(random_actor["gym_lengths"]) < MAX_STEPS  # falls: termination timing compared
     assert "InvertedPendulum-v5" in err or err  # progress on stderr, stdout is only the JSON
+    saved = (
+        rd.evaluations_dir
+        / f"step{1000:09d}_seeds-all_episodes-{EPISODES}-from0_limit{MAX_STEPS}.json"
+    )
+    (record,) = [d for d in run_dir.load_evaluations(rd) if d["path"] == str(saved)]
+    assert record["seeds"] == doc["seeds"] and record["gym_mean"] == doc["gym_mean"]
+    assert (
+        record["command"].startswith("python -m ddpg_jax.evaluate ")
+        and "--json" in record["command"]
+    )
 
 
 def test_table_output(run, capsys):
@@ -165,6 +175,7 @@ def test_table_output(run, capsys):
     assert "InvertedPendulum-v5, checkpoint step 500" in out
     assert out.splitlines()[2].split()[0] == "1"
     assert "300.0 ± 0.0" in out
+    assert f"saved {rd.evaluations_dir}/step{500:09d}_seeds-1_" in err
 
 
 @pytest.mark.filterwarnings("ignore:os.fork")  # imageio's reader forks and execs ffmpeg at once

@@ -1,0 +1,280 @@
+"""Command line: rebuild the results tables from run dirs (what RESULTS.md and
+notebooks/results.ipynb show).
+
+    python -m ddpg_jax.report RUN_OR_FOLDER [...] [--study] [--export DIR]
+
+Each argument is a run dir or a folder holding run dirs (a sweep's `--out`). A run contributes
+its `config.yaml` (task, seeds, device, physics), its `metrics.csv` (env steps, wall-clock,
+the training loop's noise-free evals) and its saved Gymnasium scores (`evaluations/`, written
+by every `python -m ddpg_jax.evaluate`). Without `--study` it prints one row per run in the
+format of seed 000's Table 1, beside seed 000's and the best published DDPG numbers; with
+`--study` one row per variant of a sweep. Markdown on stdout; bad input exits 2.
+
+`--export DIR` also copies each run's records (config.yaml, metrics.csv, evaluations/; not the
+checkpoints) to `DIR/<run name>` (`DIR/<sweep>/<variant>` for a sweep's variants): small enough
+to commit, and all this module and `ddpg_jax.plot` need. `results/runs/` holds the records
+behind RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import shutil
+from typing import Any
+
+import numpy as np
+
+from ddpg_jax.cli import Parser, UsageError, say
+from ddpg_jax.cli import run as run_cli
+
+SEED000 = {
+    "halfcheetah": (3328, 4053),
+    "inverted_double_pendulum": (5295, 9329),
+    "hopper": (1220, 1642),
+    "inverted_pendulum": (631, 1000),
+    "walker2d": (907, 1046),
+    "ant": (727, 850),
+}
+"""Seed 000's (mean test reward, final test reward), 5 seeds, Gymnasium v5 (REFERENCE.md)."""
+
+BEST_PUBLISHED_DDPG_1M = {
+    "halfcheetah": 11719,
+    "hopper": 2197,
+    "walker2d": 3098,
+    "ant": 990,
+    "inverted_pendulum": 1000,
+    "inverted_double_pendulum": 8370,
+}
+"""The best DDPG return at 1M env steps among the public sources in REFERENCE.md."""
+
+TASK_ORDER = tuple(SEED000)
+
+
+def find_run_dirs(paths: list[str]) -> list[pathlib.Path]:
+    """The run dirs named by `paths`: each a run dir or a folder whose subfolders are."""
+    from ddpg_jax.run_dir import CONFIG_FILE
+
+    found = []
+    for path in map(pathlib.Path, paths):
+        if (path / CONFIG_FILE).is_file():
+            found.append(path)
+            continue
+        if not path.is_dir():
+            raise UsageError(f"{path} does not exist; pass a run dir or a folder of run dirs")
+        inner = sorted(p.parent for p in path.glob(f"*/{CONFIG_FILE}"))
+        if not inner:
+            raise UsageError(f"{path} holds no run dirs (no */{CONFIG_FILE}); pass a run dir")
+        found.extend(inner)
+    return found
+
+
+def summarize(path: str | pathlib.Path) -> dict[str, Any]:
+    """One run dir as a flat dict: what it ran, how long, and how well it scored."""
+    from ddpg_jax import run_dir
+    from ddpg_jax.metrics_log import read_metrics
+
+    try:
+        rd = run_dir.open_existing(path)
+        cfg, extra = run_dir.load_config(rd)
+    except run_dir.RunDirError as e:
+        raise UsageError(str(e)) from None
+    metrics = read_metrics(rd)
+    steps = metrics.get("env_step", np.zeros(0))
+    summary: dict[str, Any] = {
+        "path": str(rd.root),
+        "label": str(extra.get("variant") or rd.root.name),
+        "env": extra.get("env"),
+        "num_seeds": cfg.num_seeds,
+        "num_envs": cfg.num_envs,
+        "updates_per_step": cfg.updates_per_step,
+        "env_steps": int(steps.max()) if steps.size else 0,
+        "wall_s": float(np.nanmax(metrics["wall_time"])) if steps.size else float("nan"),
+        "where": _where(extra),
+        "started": extra.get("started"),
+    }
+    summary.update(_training_evals(metrics))
+    summary["evaluation"] = _best_evaluation(run_dir.load_evaluations(rd), cfg.num_seeds)
+    return summary
+
+
+def _where(extra: dict[str, Any]) -> str:
+    """ "2-core CPU, C MuJoCo physics"-like text from what train recorded."""
+    physics = {"mujoco": "C MuJoCo physics", "mjx": "MJX physics"}.get(
+        extra.get("backend"), f"{extra.get('backend')} physics"
+    )
+    device = extra.get("device")
+    if device is None:
+        return physics
+    platform, _, kind = device.partition(": ")
+    if platform == "cpu":
+        cores = extra.get("cpu_count")
+        return f"{cores}-core CPU, {physics}" if cores else f"CPU, {physics}"
+    return f"{kind}, {physics}"
+
+
+def _training_evals(metrics: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The training loop's noise-free eval returns: at the end, best, and mean over the run."""
+    if "eval_return" not in metrics:
+        return {}
+    steps, seeds, values = metrics["env_step"], metrics["seed"], metrics["eval_return"]
+    evaluated = np.isfinite(values)
+    if not evaluated.any():
+        return {}
+    steps, seeds, values = steps[evaluated], seeds[evaluated], values[evaluated]
+    last = values[steps == steps.max()]
+    per_seed_best = np.array([values[seeds == s].max() for s in np.unique(seeds)])
+    # mean over the eval points of the seed mean: rewards learning early as well as ending high
+    curve = np.array([values[steps == s].mean() for s in np.unique(steps)])
+    return {
+        "eval_final_mean": float(last.mean()),
+        "eval_final_std": float(last.std()),
+        "eval_best_mean": float(per_seed_best.mean()),
+        "eval_curve_mean": float(curve.mean()),
+    }
+
+
+def _best_evaluation(docs: list[dict[str, Any]], num_seeds: int) -> dict[str, Any] | None:
+    """The saved Gymnasium evaluation to report: of every seed if there is one, latest
+    checkpoint, most episodes."""
+
+    def rank(doc):
+        return (len(doc["seeds"]) == num_seeds, doc["checkpoint_step"], len(doc["episode_seeds"]))
+
+    return max(docs, key=rank) if docs else None
+
+
+def _pm(mean: float, std: float) -> str:
+    return f"{mean:.0f} ± {std:.0f}"
+
+
+def _steps(n: int) -> str:
+    return f"{n / 1e6:g}M" if n >= 1_000_000 else f"{n / 1e3:g}k"
+
+
+def _wall(seconds: float) -> str:
+    if not np.isfinite(seconds):
+        return "?"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    return f"{minutes:.1f} min" if minutes < 10 else f"{minutes:.0f} min"
+
+
+def _gym_cell(evaluation: dict[str, Any] | None) -> str:
+    if evaluation is None:
+        return "not evaluated (run `python -m ddpg_jax.evaluate RUN --seed-index all`)"
+    return (
+        f"**{_pm(evaluation['gym_mean'], evaluation['gym_std'])}** "
+        f"({len(evaluation['seeds'])} seed(s) x {len(evaluation['episode_seeds'])} episodes, "
+        f"step {_steps(evaluation['checkpoint_step'])})"
+    )
+
+
+def results_table(summaries: list[dict[str, Any]]) -> str:
+    """Seed 000's Table 1 format: one row per run, ordered by task."""
+    rows = sorted(
+        summaries,
+        key=lambda s: (TASK_ORDER.index(s["env"]) if s["env"] in TASK_ORDER else 99, s["label"]),
+    )
+    lines = [
+        "| task | Gymnasium return, mean ± std over seeds | seeds | env steps per seed "
+        "| wall-clock (device) | seed 000 (mean test / final) | best published DDPG at 1M |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in rows:
+        test, final = SEED000.get(s["env"], ("?", "?"))
+        lines.append(
+            f"| {_gym_id(s['env'])} | {_gym_cell(s['evaluation'])} | {s['num_seeds']} "
+            f"| {_steps(s['env_steps'])} | {_wall(s['wall_s'])} ({s['where']}) "
+            f"| {test} / {final} | {BEST_PUBLISHED_DDPG_1M.get(s['env'], '?')} |"
+        )
+    return "\n".join(lines)
+
+
+def study_table(summaries: list[dict[str, Any]]) -> str:
+    """One row per variant: Gymnasium score and the training loop's eval curve."""
+    lines = [
+        "| variant | Gymnasium return, mean ± std over seeds | training eval at the end "
+        "| best training eval (mean of per-seed best) | mean training eval over the run "
+        "| seeds | env steps per seed |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in summaries:
+        evaluation = s["evaluation"]
+        gym = "—" if evaluation is None else _pm(evaluation["gym_mean"], evaluation["gym_std"])
+        final = _pm(s["eval_final_mean"], s["eval_final_std"]) if "eval_final_mean" in s else "—"
+        best = f"{s['eval_best_mean']:.0f}" if "eval_best_mean" in s else "—"
+        curve = f"{s['eval_curve_mean']:.0f}" if "eval_curve_mean" in s else "—"
+        lines.append(
+            f"| {s['label']} | {gym} | {final} | {best} | {curve} | {s['num_seeds']} "
+            f"| {_steps(s['env_steps'])} |"
+        )
+    return "\n".join(lines)
+
+
+def _gym_id(env: str | None) -> str:
+    from envs.registry import GYM_IDS
+
+    return GYM_IDS.get(env, str(env))
+
+
+def export_records(run_dirs: list[pathlib.Path], dest: pathlib.Path) -> list[pathlib.Path]:
+    """Copy the records of each run (not its checkpoints) under `dest`; returns the copies."""
+    from ddpg_jax import run_dir
+
+    copies = []
+    for root in run_dirs:
+        rd = run_dir.open_existing(root)
+        _, extra = run_dir.load_config(rd)
+        name = pathlib.Path(root.parent.name, root.name) if extra.get("variant") else root.name
+        target = run_dir.RunDir(dest / name)
+        if target.root.exists():
+            raise UsageError(f"{target.root} already exists; export into an empty folder")
+        target.root.mkdir(parents=True)
+        shutil.copy2(rd.config_path, target.config_path)
+        if rd.metrics_path.is_file():
+            shutil.copy2(rd.metrics_path, target.metrics_path)
+        if rd.evaluations_dir.is_dir():
+            shutil.copytree(rd.evaluations_dir, target.evaluations_dir)
+        copies.append(target.root)
+    return copies
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="python -m ddpg_jax.report",
+        description="Markdown results tables from run dirs: Gymnasium scores saved by "
+        "ddpg_jax.evaluate, env steps, wall-clock and device.",
+    )
+    parser.add_argument(
+        "paths", nargs="+", metavar="RUN_OR_FOLDER", help="run dirs or folders of run dirs"
+    )
+    parser.add_argument(
+        "--study", action="store_true", help="one row per sweep variant instead of per task"
+    )
+    parser.add_argument(
+        "--export",
+        metavar="DIR",
+        help="also copy each run's config.yaml, metrics.csv and evaluations/ under DIR",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(_main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    run_dirs = find_run_dirs(args.paths)
+    summaries = [summarize(p) for p in run_dirs]
+    if args.export:
+        for copy in export_records(run_dirs, pathlib.Path(args.export)):
+            say(f"exported {copy}")
+    print(study_table(summaries) if args.study else results_table(summaries))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

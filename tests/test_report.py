@@ -1,0 +1,108 @@
+"""`ddpg_jax.report`: results tables rebuilt from run dirs (config, metrics, saved evaluations)."""
+
+import numpy as np
+import pytest
+
+from ddpg_jax import report, run_dir
+from ddpg_jax.config import Config
+from ddpg_jax.metrics_log import MetricsLogger
+
+
+def _evaluation(step, seed_means, episodes=10, num_seeds=None):
+    seeds = [
+        {"seed_index": i, "gym_mean": m, "gym_std": 0.0, "gym_returns": [m] * episodes}
+        for i, m in enumerate(seed_means)
+    ]
+    return {
+        "env": "hopper",
+        "checkpoint_step": step,
+        "episode_seeds": list(range(episodes)),
+        "max_episode_steps": 1000,
+        "seeds": seeds,
+        "num_seeds": num_seeds or len(seed_means),
+        "gym_mean": float(np.mean(seed_means)),
+        "gym_std": float(np.std(seed_means)),
+    }
+
+
+def make_run(root, env="hopper", variant=None, evals=(), device="cpu: 1 x cpu"):
+    """A run dir of 2 seeds with three logged eval points and the given saved evaluations."""
+    rd = run_dir.create(root, env)
+    extra = {"env": env, "backend": "mujoco", "device": device, "cpu_count": 2}
+    if variant:
+        extra["variant"] = variant
+    run_dir.save_config(rd, Config(num_seeds=2, num_envs=16), extra)
+    with MetricsLogger(rd, tensorboard=False) as log:
+        log.log(0, {"eval_return": np.array([10.0, 20.0])}, 1.0)
+        log.log(5000, {"eval_return": np.array([300.0, 100.0]), "critic_loss": 0.5}, 60.0)
+        log.log(10000, {"eval_return": np.array([200.0, 400.0])}, 150.0)
+    for doc in evals:
+        run_dir.save_evaluation(rd, doc)
+    return rd.root
+
+
+def test_summary_reads_config_metrics_and_the_right_evaluation(tmp_path):
+    root = make_run(
+        tmp_path / "run",
+        evals=[
+            _evaluation(10000, [1000.0, 2000.0]),
+            _evaluation(10000, [5000.0], num_seeds=2),  # one seed only: not the headline
+            _evaluation(5000, [9000.0, 9000.0]),  # an older checkpoint
+            _evaluation(10000, [1500.0, 2500.0], episodes=3),  # fewer episodes
+        ],
+    )
+    s = report.summarize(root)
+    assert (s["env"], s["num_seeds"], s["env_steps"], s["wall_s"]) == ("hopper", 2, 10000, 150.0)
+    assert s["where"] == "2-core CPU, C MuJoCo physics"
+    assert s["evaluation"]["gym_mean"] == 1500.0 and len(s["evaluation"]["episode_seeds"]) == 10
+    assert (s["eval_final_mean"], s["eval_final_std"]) == (300.0, 100.0)
+    assert s["eval_best_mean"] == 350.0  # per-seed bests 300 and 400
+    assert s["eval_curve_mean"] == pytest.approx((15.0 + 200.0 + 300.0) / 3)
+
+    table = report.results_table([s])
+    row = table.splitlines()[2]
+    assert row.startswith("| Hopper-v5 | **1500 ± 500** (2 seed(s) x 10 episodes, step 10k)")
+    assert "| 2 | 10k | 2.5 min (2-core CPU, C MuJoCo physics) | 1220 / 1642 | 2197 |" in row
+
+
+def test_unevaluated_run_and_gpu_device(tmp_path):
+    root = make_run(tmp_path / "run", env="ant", device="gpu: 1 x NVIDIA H100 80GB HBM3")
+    s = report.summarize(root)
+    assert s["evaluation"] is None and s["where"] == "1 x NVIDIA H100 80GB HBM3, C MuJoCo physics"
+    assert "not evaluated" in report.results_table([s])
+
+
+def test_study_table_and_export_of_a_sweep_folder(tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    make_run(sweep / "normalize_obs=true", variant="normalize_obs=true")
+    make_run(
+        sweep / "normalize_obs=false",
+        variant="normalize_obs=false",
+        evals=[_evaluation(10000, [100.0, 300.0])],
+    )
+    code = report.main([str(sweep), "--study", "--export", str(tmp_path / "records")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    rows = out.splitlines()[2:]
+    assert rows[0] == "| normalize_obs=false | 200 ± 100 | 300 ± 100 | 350 | 172 | 2 | 10k |"
+    assert rows[1].startswith("| normalize_obs=true | — |")
+    copied = tmp_path / "records" / "sweep" / "normalize_obs=false"
+    assert sorted(p.name for p in copied.iterdir()) == ["config.yaml", "evaluations", "metrics.csv"]
+    assert report.summarize(copied)["evaluation"]["gym_mean"] == 200.0  # records are enough
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["{tmp}/missing"], "does not exist"),
+        (["{tmp}"], "holds no run dirs"),
+        (["{run}", "--export", "{run}/.."], "already exists"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, message):
+    run = make_run(tmp_path / "run")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = report.main([a.format(tmp=empty, run=run) for a in argv])
+    out, err = capsys.readouterr()
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err

@@ -156,9 +156,7 @@ def plot_runs(
     if len(handles) == 1:
         axes[0].legend(handles, labels, fontsize=8, frameon=False, loc="best")
     elif handles:  # several variants' labels would hide the curves inside a panel
-        fig.legend(
-            handles, labels, fontsize=8, frameon=False, loc="outside lower center", ncols=2
-        )
+        fig.legend(handles, labels, fontsize=8, frameon=False, loc="outside lower center", ncols=2)
     envs_seen = sorted({str(r["env"]) for r in runs if r.get("env")})
     fig.suptitle(title or f"{', '.join(envs_seen)}: mean ± std over seeds", fontsize=11)
     try:

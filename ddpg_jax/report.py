@@ -99,7 +99,7 @@ def summarize(path: str | pathlib.Path) -> dict[str, Any]:
 
 
 def _where(extra: dict[str, Any]) -> str:
-    """ "2-core CPU, C MuJoCo physics"-like text from what train recorded."""
+    """Text like '2-core CPU, C MuJoCo physics' from what train recorded."""
     physics = {"mujoco": "C MuJoCo physics", "mjx": "MJX physics"}.get(
         extra.get("backend"), f"{extra.get('backend')} physics"
     )

@@ -87,8 +87,7 @@ def load_run(path: str) -> dict[str, Any]:
             "empty); train writes a row after its first chunk"
         )
     curves = {name: seed_curve(metrics, name) for name, _ in PANELS if name in metrics}
-    label = str(extra.get("variant") or rd.root.absolute().name)
-    return {"label": label, "env": extra.get("env"), "curves": curves}
+    return {"label": run_dir.label(rd, extra), "env": extra.get("env"), "curves": curves}
 
 
 def seed_curve(metrics: dict[str, np.ndarray], name: str):

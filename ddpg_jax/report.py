@@ -83,7 +83,7 @@ def summarize(path: str | pathlib.Path) -> dict[str, Any]:
     steps = metrics.get("env_step", np.zeros(0))
     summary: dict[str, Any] = {
         "path": str(rd.root),
-        "label": str(extra.get("variant") or rd.root.name),
+        "label": run_dir.label(rd, extra),
         "env": extra.get("env"),
         "num_seeds": cfg.num_seeds,
         "num_envs": cfg.num_envs,

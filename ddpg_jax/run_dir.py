@@ -168,6 +168,11 @@ def load_config(run_dir: RunDir) -> tuple[Config, dict[str, Any]]:
     return cfg, doc
 
 
+def label(run_dir: RunDir, extra: dict[str, Any]) -> str:
+    """How tables and plots name a run: a sweep variant's `variant`, else the dir's name."""
+    return str(extra.get("variant") or run_dir.root.absolute().name)
+
+
 def save_evaluation(run_dir: RunDir, doc: dict[str, Any]) -> pathlib.Path:
     """Write one `ddpg_jax.evaluate` result (its JSON document) under `evaluations/`.
 

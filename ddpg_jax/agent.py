@@ -48,12 +48,25 @@ class TrainState:
     hp: Hyperparams = Hyperparams()  # traced hyperparameters (none by default)
 
 
-def _actor(cfg: Config, action_size: int) -> Actor:
-    return Actor(hidden_dim=cfg.hidden_dim, action_size=action_size)
+def make_actor(cfg: Config, action_size: int) -> Actor:
+    """The actor network of `cfg` (the one place its shape is read from the config)."""
+    return Actor(
+        hidden_dim=cfg.actor_width,
+        action_size=action_size,
+        num_layers=cfg.actor_layers,
+        layer_norm=cfg.actor_layer_norm,
+    )
 
 
-def _critic(cfg: Config) -> Critic:
-    return Critic(hidden_dim=cfg.hidden_dim, arch=cfg.critic_arch)
+def make_critic(cfg: Config) -> Critic:
+    """One critic network of `cfg`; a categorical critic outputs `num_atoms` logits."""
+    return Critic(
+        hidden_dim=cfg.critic_width,
+        arch=cfg.critic_arch,
+        num_layers=cfg.critic_layers,
+        layer_norm=cfg.critic_layer_norm,
+        num_outputs=cfg.num_atoms if cfg.distributional else 1,
+    )
 
 
 def _actor_optimizer(cfg: Config, hp: Hyperparams | None = None) -> optax.GradientTransformation:
@@ -93,9 +106,11 @@ def init(
     actor_key, critic_key, state_key = jax.random.split(key, 3)
     dummy_obs = jnp.zeros((1, obs_size), jnp.float32)
     dummy_action = jnp.zeros((1, action_size), jnp.float32)
-    actor_params = _actor(cfg, action_size).init(actor_key, dummy_obs)
+    actor_params = make_actor(cfg, action_size).init(actor_key, dummy_obs)
     critic_keys = jax.random.split(critic_key, num_critics(cfg))
-    critic_params = jax.vmap(lambda k: _critic(cfg).init(k, dummy_obs, dummy_action))(critic_keys)
+    critic_params = jax.vmap(lambda k: make_critic(cfg).init(k, dummy_obs, dummy_action))(
+        critic_keys
+    )
     return TrainState(
         actor_params=actor_params,
         critic_params=critic_params,
@@ -121,13 +136,13 @@ def _prepare_obs(cfg: Config, ts: TrainState, obs: jax.Array) -> jax.Array:
 
 
 def _policy(cfg: Config, ts: TrainState, actor_params: Any, obs_in: jax.Array) -> jax.Array:
-    unit = _actor(cfg, ts.action_scale.shape[-1]).apply(actor_params, obs_in)
+    unit = make_actor(cfg, ts.action_scale.shape[-1]).apply(actor_params, obs_in)
     return unit * ts.action_scale + ts.action_bias
 
 
 def _all_q(cfg: Config, critic_params: Any, obs_in: jax.Array, action: jax.Array) -> jax.Array:
     """Q of every critic: `[num_critics, batch]`."""
-    return jax.vmap(_critic(cfg).apply, in_axes=(0, None, None))(critic_params, obs_in, action)
+    return jax.vmap(make_critic(cfg).apply, in_axes=(0, None, None))(critic_params, obs_in, action)
 
 
 def _soft_update(tau: Any, online: Any, target: Any) -> Any:
@@ -228,6 +243,19 @@ def update(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict[
         "target_q_mean": jnp.mean(target_q),
     }
     return new_ts, metrics
+
+
+def policy_action(cfg: Config, policy: Any, obs: jax.Array) -> jax.Array:
+    """Deterministic action of a saved policy (anything with `actor_params`, `normalizer`,
+    `action_scale`, `action_bias`, e.g. `checkpoint.Policy`), with `cfg`'s static settings.
+
+    `obs` is raw, `[..., obs_size]`; the result is `[..., action_size]` within the bounds. The
+    same computation as `act`, for code that has a policy but no train state."""
+    obs = obs.astype(jnp.float32)
+    if cfg.normalize_obs:
+        obs = norm.normalize(policy.normalizer, obs)
+    unit = make_actor(cfg, policy.action_scale.shape[-1]).apply(policy.actor_params, obs)
+    return unit * policy.action_scale + policy.action_bias
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -208,11 +208,11 @@ class CheckpointStore:
         if returns is not None and np.isfinite(returns).any():
             mean = float(np.nanmean(np.where(np.isfinite(returns), returns, np.nan)))
         meta_doc = {
-            **_json_safe(dict(meta or {})),
+            **json_safe(dict(meta or {})),
             "format_version": FORMAT_VERSION,
             "env_step": step,
             _METRIC: mean,
-            "eval_returns": None if returns is None else _json_safe(returns.tolist()),
+            "eval_returns": None if returns is None else json_safe(returns.tolist()),
         }
         items = {
             POLICY: ocp.args.StandardSave(_encode_keys(policy)),
@@ -377,14 +377,14 @@ def _decode_keys(restored: Any, target: Any) -> Any:
     return jax.tree.map(leaf, target, restored, is_leaf=lambda x: x is None)
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """numpy -> Python, non-finite floats -> None, so the JSON is strict."""
     if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
+        return json_safe(value.tolist())
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

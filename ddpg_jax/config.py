@@ -79,6 +79,42 @@ class Config:
     target_noise_clip: float = 0.5
     """Clip of the target-policy smoothing noise, fraction of the action half-range."""
 
+    # --- stabilisers for many envs and large batches (all off: plain DDPG) ---
+    actor_hidden_dim: int = 0
+    """Width of the actor's hidden layers; 0 uses hidden_dim."""
+    critic_hidden_dim: int = 0
+    """Width of the critic's hidden layers; 0 uses hidden_dim."""
+    actor_layers: int = 2
+    """Hidden layers of the actor."""
+    critic_layers: int = 2
+    """Hidden layers of the critic (the 'embed' critic needs 2 or more: the action joins at
+    the second)."""
+    actor_layer_norm: bool = False
+    """Layer normalisation after each hidden layer of the actor (before the ReLU)."""
+    critic_layer_norm: bool = False
+    """Layer normalisation after each hidden layer of the critic (before the ReLU)."""
+    distributional: bool = False
+    """Categorical (C51) critic: a distribution over num_atoms returns on [v_min, v_max],
+    trained by cross-entropy against the projected target distribution."""
+    num_atoms: int = 101
+    """Atoms of the categorical critic's support."""
+    v_min: float = -10.0
+    """Lowest return of the categorical critic's support."""
+    v_max: float = 10.0
+    """Highest return of the categorical critic's support."""
+    n_step: int = 1
+    """Rewards summed before bootstrapping (n-step returns); a return stops at the end of its
+    episode (termination: no bootstrap; time limit: bootstrap from the final observation)."""
+    per_env_noise: bool = False
+    """Each env draws its own exploration noise scale from [noise_std_min, noise_std_max],
+    again whenever its episode ends (replaces expl_noise as the starting scale)."""
+    noise_std_min: float = 0.001
+    """Smallest per-env noise scale (with per_env_noise)."""
+    noise_std_max: float = 0.4
+    """Largest per-env noise scale (with per_env_noise)."""
+    max_grad_norm: float = 0.0
+    """Clip actor and critic gradients to this global norm; 0 turns clipping off."""
+
     # --- scale of the run ---
     num_envs: int = 1
     """Parallel environments per seed."""
@@ -127,10 +163,43 @@ class Config:
         _check(self, "policy_delay", self.policy_delay >= 1, "an integer >= 1")
         _check(self, "target_noise", self.target_noise >= 0, "a float >= 0")
         _check(self, "target_noise_clip", self.target_noise_clip >= 0, "a float >= 0")
+        for name in ("actor_hidden_dim", "critic_hidden_dim"):
+            _check(self, name, getattr(self, name) >= 0, "an integer >= 0 (0: hidden_dim)")
+        _check(self, "actor_layers", self.actor_layers >= 1, "an integer >= 1")
+        min_critic = 2 if self.critic_arch == "embed" else 1
+        _check(
+            self,
+            "critic_layers",
+            self.critic_layers >= min_critic,
+            f"an integer >= {min_critic} with critic_arch={self.critic_arch!r}",
+        )
+        _check(self, "num_atoms", self.num_atoms >= 2, "an integer >= 2")
+        if not self.v_min < self.v_max:
+            raise ConfigError(
+                f"config fields v_min={self.v_min!r} and v_max={self.v_max!r} are invalid: "
+                "v_min must be < v_max"
+            )
+        _check(self, "n_step", self.n_step >= 1, "an integer >= 1")
+        _check(self, "noise_std_min", self.noise_std_min >= 0, "a float >= 0")
+        _check(
+            self,
+            "noise_std_max",
+            self.noise_std_max >= self.noise_std_min,
+            f"a float >= noise_std_min ({self.noise_std_min})",
+        )
+        _check(self, "max_grad_norm", self.max_grad_norm >= 0, "a float >= 0 (0: off)")
         _check(self, "num_envs", self.num_envs >= 1, "an integer >= 1")
         _check(self, "num_seeds", self.num_seeds >= 1, "an integer >= 1")
         _check(self, "total_steps", self.total_steps >= 1, "an integer >= 1")
         _check(self, "updates_per_step", self.updates_per_step >= 1, "an integer >= 1")
+
+    @property
+    def actor_width(self) -> int:
+        return self.actor_hidden_dim or self.hidden_dim
+
+    @property
+    def critic_width(self) -> int:
+        return self.critic_hidden_dim or self.hidden_dim
 
     def replace(self, **changes: Any) -> Config:
         """A copy with `changes` applied (and validated)."""

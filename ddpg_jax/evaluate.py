@@ -25,7 +25,6 @@ import contextlib
 import datetime
 import functools
 import json
-import math
 import os
 import pathlib
 import shlex
@@ -37,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ddpg_jax.checkpoint import json_safe
 from ddpg_jax.cli import Parser, UsageError
 from ddpg_jax.cli import run as run_cli
 from ddpg_jax.cli import say as _print
@@ -138,7 +138,7 @@ def _main(argv: list[str] | None) -> int:
         absl.logging.set_verbosity(verbosity)
     _save(args.run_dir, result, argv)
     if args.json:
-        print(json.dumps(_json_safe(result)))
+        print(json.dumps(json_safe(result)))
     else:
         print(format_table(result))
     return 0
@@ -150,7 +150,7 @@ def _save(path: str, result: dict[str, Any], argv: list[str] | None) -> None:
 
     args = sys.argv[1:] if argv is None else argv
     doc = {
-        **_json_safe(result),
+        **json_safe(result),
         "command": "python -m ddpg_jax.evaluate " + shlex.join(args),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
@@ -500,18 +500,6 @@ def format_table(result: dict[str, Any]) -> str:
 
 def _pm(mean: float, std: float) -> str:
     return f"{mean:.1f} ± {std:.1f}"
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 if __name__ == "__main__":

@@ -70,6 +70,21 @@ BAD_VALUES = [
     ("total_steps", 0, ">= 1"),
     ("updates_per_step", 0, ">= 1"),
     ("actor_lr", float("nan"), "finite"),
+    ("actor_hidden_dim", -1, ">= 0"),
+    ("critic_hidden_dim", -8, ">= 0"),
+    ("actor_layers", 0, ">= 1"),
+    ("critic_layers", 1, ">= 2 with critic_arch='embed'"),
+    ("actor_layer_norm", "no", "true or false"),
+    ("critic_layer_norm", 0, "true or false"),
+    ("distributional", 1, "true or false"),
+    ("num_atoms", 1, ">= 2"),
+    ("v_min", 20.0, "v_min must be < v_max"),
+    ("v_max", -10.0, "v_min must be < v_max"),
+    ("n_step", 0, ">= 1"),
+    ("per_env_noise", "on", "true or false"),
+    ("noise_std_min", -0.1, ">= 0"),
+    ("noise_std_max", 0.0001, ">= noise_std_min"),
+    ("max_grad_norm", -1.0, ">= 0"),
 ]
 
 
@@ -85,6 +100,15 @@ def test_invalid_field_message_names_field_value_and_rule(field, value, allowed)
 
 def test_every_field_has_a_validation_case():
     assert {f for f, _, _ in BAD_VALUES} == set(field_names())
+
+
+def test_stabilisers_are_off_by_default():
+    cfg = Config()
+    assert cfg.actor_width == cfg.critic_width == cfg.hidden_dim
+    assert (cfg.actor_layers, cfg.critic_layers, cfg.n_step) == (2, 2, 1)
+    assert not (cfg.actor_layer_norm or cfg.critic_layer_norm or cfg.distributional)
+    assert not cfg.per_env_noise and cfg.max_grad_norm == 0
+    assert Config(critic_arch="concat", critic_layers=1).critic_layers == 1
 
 
 def test_buffer_must_hold_one_step_of_all_envs():

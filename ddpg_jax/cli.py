@@ -45,3 +45,26 @@ def run(main: Callable[[list[str] | None], int], argv: list[str] | None) -> int:
     except UsageError as e:
         say(f"error: {e}")
         return EXIT_USAGE
+
+
+CACHE_ENV = "DDPG_JAX_CACHE_DIR"
+"""The one environment variable for the persistent XLA compilation cache's folder."""
+
+
+def cache_dir() -> str:
+    """`$DDPG_JAX_CACHE_DIR`, default `~/.cache/ddpg_jax/jax_cache`."""
+    import os
+
+    default = os.path.join(os.path.expanduser("~"), ".cache", "ddpg_jax", "jax_cache")
+    return os.environ.get(CACHE_ENV) or default
+
+
+def enable_compilation_cache(min_compile_seconds: float = 1.0) -> None:
+    """Persistent XLA cache in `cache_dir()`, so a second run of the same shapes skips most
+    of the compile. A cache dir already set in JAX's config (by a caller) is kept."""
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:
+        return
+    jax.config.update("jax_compilation_cache_dir", cache_dir())
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_seconds)

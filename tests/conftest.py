@@ -15,9 +15,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:  # run from anywhere without `pip install -e .`
     sys.path.insert(0, ROOT)
 
-CACHE_DIR = os.environ.get(
-    "DDPG_JAX_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "ddpg_jax", "jax_cache")
-)
+from ddpg_jax.cli import cache_dir  # noqa: E402 - after the sys.path fix above
+
+CACHE_DIR = cache_dir()
 os.makedirs(CACHE_DIR, exist_ok=True)
 jax.config.update("jax_compilation_cache_dir", CACHE_DIR)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)

@@ -1,5 +1,7 @@
 """Pure env throughput: MJX steps/s vs number of envs (float32, jit(vmap(scan(step)))), and
 Gymnasium's C MuJoCo steps/s on one core for comparison. Prints a markdown table.
+`--backend mujoco` times the C MuJoCo callback backend in the same jitted scan instead (a quick
+check of this script on a CPU, where an MJX compile takes a minute).
 
 Usage:
   python benchmarks/env_speed.py --tasks hopper halfcheetah inverted_pendulum \
@@ -27,9 +29,11 @@ from machine import describe as describe_machine  # noqa: E402
 import envs  # noqa: E402
 
 
-def mjx_rate(name: str, num_envs: int, horizon: int, min_seconds: float) -> tuple[float, float]:
+def mjx_rate(
+    name: str, num_envs: int, horizon: int, min_seconds: float, backend: str = "mjx"
+) -> tuple[float, float]:
     """(steps/s, compile seconds) of `horizon` scanned vmapped steps with random actions."""
-    env = envs.make(name)
+    env = envs.make(name, backend=backend)
     low, high = jnp.asarray(env.action_low), jnp.asarray(env.action_high)
 
     @jax.jit
@@ -84,7 +88,8 @@ def main() -> None:
     parser.add_argument("--num-envs", nargs="+", type=int, default=[1, 4, 16, 64])
     parser.add_argument("--horizon", type=int, default=20, help="scanned steps per jit call")
     parser.add_argument("--min-seconds", type=float, default=2.0, help="timing per point")
-    parser.add_argument("--gym-steps", type=int, default=5000)
+    parser.add_argument("--gym-steps", type=int, default=5000, help="0: skip Gymnasium")
+    parser.add_argument("--backend", default="mjx", help="physics of the jitted envs")
     args = parser.parse_args()
 
     cache = os.environ.get(
@@ -97,12 +102,15 @@ def main() -> None:
     print(f"machine: {describe_machine()}")
     print(f"command: {' '.join(sys.argv)}")
     print()
-    print("| task | num_envs | MJX steps/s | compile s | C MuJoCo (Gymnasium, 1 core) steps/s |")
+    print(
+        f"| task | num_envs | {args.backend} steps/s | compile s | "
+        "C MuJoCo (Gymnasium, 1 core) steps/s |"
+    )
     print("|---|---|---|---|---|")
     for name in args.tasks:
-        c_rate = gym_rate(name, args.gym_steps)
+        c_rate = gym_rate(name, args.gym_steps) if args.gym_steps else float("nan")
         for num_envs in args.num_envs:
-            rate, compile_s = mjx_rate(name, num_envs, args.horizon, args.min_seconds)
+            rate, compile_s = mjx_rate(name, num_envs, args.horizon, args.min_seconds, args.backend)
             print(
                 f"| {name} | {num_envs} | {rate:,.0f} | {compile_s:.1f} | {c_rate:,.0f} |",
                 flush=True,

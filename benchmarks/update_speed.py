@@ -1,8 +1,18 @@
 """Updates per second of `agent.update` (batch 256, hidden 256, Hopper sizes by default),
-against an equivalent PyTorch DDPG update on the same machine when torch is installed.
+against an equivalent PyTorch DDPG update on the same machine when torch is installed; and
+(`--matmul-rate`) how close the update comes to this CPU's float32 matmul rate at each batch.
 
     python benchmarks/update_speed.py [--batch 256] [--hidden 256] [--obs 11] [--act 3]
                                       [--updates 2000] [--no-torch]
+    python benchmarks/update_speed.py --matmul-rate [--batches 256,1024,2048,4096]
+                                      [--micro 1024] [--rounds 5]
+
+`--matmul-rate` counts the update's matmul FLOPs from its jaxpr (every `dot_general`, forward
+and backward) and divides its FLOP/s by that of a plain `x @ w` of shape batch x hidden x
+hidden, timed in the same process in alternating rounds (so machine load hits both alike;
+the median over rounds of each round's ratio). `--micro M` adds the same update with its
+critic and actor gradients over M-row micro-batches (`ddpg_jax.microbatch`), the proposed
+large-batch fix.
 
 The JAX figure is for `agent.update` scanned inside one jit (how the training loop calls it);
 a second figure calls the jitted `agent.update` from Python once per update. The PyTorch
@@ -13,13 +23,17 @@ soft updates of both targets, on the same batch.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+import optax
 from machine import describe as describe_machine
 
 from ddpg_jax import Config, agent
+from ddpg_jax import microbatch as mb
 
 
 def random_batch(key, batch: int, obs: int, act: int) -> agent.Batch:
@@ -128,6 +142,141 @@ def bench_torch(cfg: Config, obs: int, act: int, updates: int) -> float:
     return updates / (time.perf_counter() - start)
 
 
+def dot_flops(fn, *args) -> int:
+    """FLOPs of every `dot_general` in `fn(*args)`'s jaxpr (2 per multiply-add), recursing
+    into sub-jaxprs (jit, scan times its length, the costlier branch of a cond)."""
+
+    def count(jaxpr) -> int:
+        total = 0
+        for eqn in jaxpr.eqns:
+            if eqn.primitive.name == "dot_general":
+                lhs, rhs = (v.aval.shape for v in eqn.invars)
+                (_, rhs_contract), (_, rhs_batch) = eqn.params["dimension_numbers"]
+                kept = [d for i, d in enumerate(rhs) if i not in (*rhs_contract, *rhs_batch)]
+                total += 2 * math.prod(lhs) * math.prod(kept)
+            for name, value in eqn.params.items():
+                subs = value if isinstance(value, tuple | list) else (value,)
+                inner = [count(getattr(v, "jaxpr", v)) for v in subs if _is_jaxpr(v)]
+                if inner:
+                    scale = eqn.params.get("length", 1) if name == "jaxpr" else 1
+                    total += scale * (max(inner) if name == "branches" else sum(inner))
+        return total
+
+    return count(jax.make_jaxpr(fn)(*args).jaxpr)
+
+
+def _is_jaxpr(value) -> bool:
+    return isinstance(value, jax.extend.core.Jaxpr | jax.extend.core.ClosedJaxpr)
+
+
+def microbatched_update(cfg: Config, ts: agent.TrainState, batch: agent.Batch, micro: int):
+    """`agent.update` (policy_delay 1) with its gradients over `micro`-row slices: the change
+    proposed for `agent.critic_step` / `agent.actor_step`, kept here to measure it."""
+    key, smoothing_key = jax.random.split(ts.key)
+    obs_in = agent._prepare_obs(cfg, ts, batch.obs)
+    target = agent.td_target(cfg, ts, batch, smoothing_key)
+    (_, _), grads = mb.value_and_grad(
+        lambda p, d: agent.critic_loss(cfg, ts, p, d[0], d[1], d[2]),
+        ts.critic_params,
+        (obs_in, batch, target),
+        micro,
+        has_aux=True,
+    )
+    updates, opt_state = agent._critic_optimizer(cfg, ts.hp).update(
+        grads, ts.critic_opt_state, ts.critic_params
+    )
+    ts = ts.replace(
+        critic_params=optax.apply_updates(ts.critic_params, updates),
+        critic_opt_state=opt_state,
+        key=key,
+        step=ts.step + 1,
+    )
+    _, grads = mb.value_and_grad(
+        lambda p, o: agent.actor_loss(cfg, ts, p, ts.critic_params, o),
+        ts.actor_params,
+        obs_in,
+        micro,
+    )
+    updates, opt_state = agent._actor_optimizer(cfg, ts.hp).update(
+        grads, ts.actor_opt_state, ts.actor_params
+    )
+    ts = ts.replace(
+        actor_params=optax.apply_updates(ts.actor_params, updates), actor_opt_state=opt_state
+    )
+    return agent.target_update(cfg, ts)
+
+
+def matmul_rate_table(args) -> None:
+    """Print, per batch, the update's matmul FLOP/s as a % of a plain x @ w's."""
+    batches = [int(b) for b in args.batches.split(",")]
+    print(
+        f"agent.update vs x @ w [batch x {args.hidden}] @ [{args.hidden} x {args.hidden}], "
+        f"obs {args.obs}, act {args.act}, medians of {args.rounds} alternating rounds"
+    )
+    micro_col = f" | % (micro {args.micro}) " if args.micro else " "
+    print(f"| batch | matmul GFLOP/s | update GFLOP/s | % of matmul rate{micro_col}|")
+    print("|---|---|---|---|" + ("---|" if args.micro else ""))
+    for b in batches:
+        print(_rate_row(args, b), flush=True)
+
+
+def _rate_row(args, b: int) -> str:
+    """One table row: batch b's matmul and update rates."""
+    cfg = Config(batch_size=b, hidden_dim=args.hidden, buffer_size=max(b, 1000))
+    ts = agent.init(cfg, args.obs, args.act, jax.random.key(0))
+    batch = random_batch(jax.random.key(1), b, args.obs, args.act)
+    reps = max(2, args.work // b)  # similar seconds per timed call at every batch
+    w = jax.random.normal(jax.random.key(2), (args.hidden, args.hidden)) / args.hidden**0.5
+    x = jax.random.normal(jax.random.key(3), (b, args.hidden))
+    mm_reps = 10 * reps
+
+    @jax.jit
+    def matmuls(x):  # the scale keeps values finite; it fuses into the dot's output
+        return jax.lax.fori_loop(0, mm_reps, lambda _, x: (x @ w) * 1.0001, x)
+
+    updates = {"plain": lambda ts, cfg=cfg, batch=batch: agent.update(cfg, ts, batch)[0]}
+    if args.micro:
+        updates["micro"] = lambda ts, cfg=cfg, batch=batch: microbatched_update(
+            cfg, ts, batch, args.micro
+        )
+    scanned = {name: _scanned(fn, reps) for name, fn in updates.items()}
+    flops = {name: dot_flops(fn, ts) for name, fn in updates.items()}
+    seconds = {name: [] for name in ["matmul", *updates]}
+    jax.block_until_ready(matmuls(x))
+    for fn in scanned.values():
+        jax.block_until_ready(fn(ts))
+    for _ in range(args.rounds):
+        seconds["matmul"].append(_time(matmuls, x) / mm_reps)
+        for name, fn in scanned.items():
+            seconds[name].append(_time(fn, ts) / reps)
+    # Each round's update time is paired with the matmul time measured just before it, so the
+    # ratio sees the same machine load; the table gives the median over rounds.
+    mm = np.asarray(seconds["matmul"])
+    mm_flops = 2 * b * args.hidden**2
+    ratio = {n: np.median(mm_flops / mm / (flops[n] / np.asarray(seconds[n]))) for n in updates}
+    ratio = {n: 1 / r for n, r in ratio.items()}
+    row = f"| {b} | {mm_flops / np.median(mm) / 1e9:.1f} | "
+    row += f"{flops['plain'] / np.median(seconds['plain']) / 1e9:.1f} | "
+    row += f"{100 * ratio['plain']:.0f}% |"
+    if args.micro:
+        row += f" {100 * ratio['micro']:.0f}% |"
+    return row
+
+
+def _scanned(update, reps: int):
+    @jax.jit
+    def run(ts):
+        return jax.lax.scan(lambda t, _: (update(t), None), ts, None, length=reps)[0]
+
+    return run
+
+
+def _time(fn, arg) -> float:
+    start = time.perf_counter()
+    jax.block_until_ready(fn(arg))
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=256)
@@ -136,7 +285,18 @@ def main() -> None:
     parser.add_argument("--act", type=int, default=3, help="action size (Hopper: 3)")
     parser.add_argument("--updates", type=int, default=2000)
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    parser.add_argument(
+        "--matmul-rate", action="store_true", help="the update's %% of the x @ w rate per batch"
+    )
+    parser.add_argument("--batches", default="256,1024,2048,4096")
+    parser.add_argument("--micro", type=int, default=0, help="also micro-batched, M rows")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--work", type=int, default=40960, help="rows per timed call")
     args = parser.parse_args()
+    if args.matmul_rate:
+        print(f"machine: {describe_machine()}")
+        matmul_rate_table(args)
+        return
     cfg = Config(batch_size=args.batch, hidden_dim=args.hidden, buffer_size=max(args.batch, 1000))
     print(f"machine: {describe_machine()}")
     print(

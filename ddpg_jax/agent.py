@@ -18,7 +18,9 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from ddpg_jax import distributional as dist
 from ddpg_jax import hyperparams as hps
+from ddpg_jax import microbatch
 from ddpg_jax import normalizer as norm
 from ddpg_jax.config import Config
 from ddpg_jax.hyperparams import Hyperparams, hyperparams  # noqa: F401 - agent.hyperparams(cfg)
@@ -72,12 +74,13 @@ def make_critic(cfg: Config) -> Critic:
 def _actor_optimizer(cfg: Config, hp: Hyperparams | None = None) -> optax.GradientTransformation:
     # The learning rate is not part of Adam's state, so a traced one (inside the jitted update)
     # gives the same state structure as the static one.
-    return optax.adam(hps.value(cfg, hp, "actor_lr"))
+    return _optimizer(cfg, optax.adam(hps.value(cfg, hp, "actor_lr")))
 
 
 def _critic_optimizer(cfg: Config, hp: Hyperparams | None = None) -> optax.GradientTransformation:
     # L2 added to the gradient before Adam, as torch.optim.Adam(weight_decay=...) in seed 000.
-    return optax.chain(
+    return _optimizer(
+        cfg,
         optax.add_decayed_weights(hps.value(cfg, hp, "weight_decay")),
         optax.adam(hps.value(cfg, hp, "critic_lr")),
     )
@@ -140,9 +143,21 @@ def _policy(cfg: Config, ts: TrainState, actor_params: Any, obs_in: jax.Array) -
     return unit * ts.action_scale + ts.action_bias
 
 
-def _all_q(cfg: Config, critic_params: Any, obs_in: jax.Array, action: jax.Array) -> jax.Array:
-    """Q of every critic: `[num_critics, batch]`."""
+def _all_out(cfg: Config, critic_params: Any, obs_in: jax.Array, action: jax.Array) -> jax.Array:
+    """Every critic's output: Q `[num_critics, batch]`, or a categorical critic's logits
+    `[num_critics, batch, num_atoms]`."""
     return jax.vmap(make_critic(cfg).apply, in_axes=(0, None, None))(critic_params, obs_in, action)
+
+
+def atoms(cfg: Config) -> jax.Array:
+    """The categorical critic's support `[num_atoms]`."""
+    return dist.support(cfg.v_min, cfg.v_max, cfg.num_atoms)
+
+
+def _all_q(cfg: Config, critic_params: Any, obs_in: jax.Array, action: jax.Array) -> jax.Array:
+    """Q of every critic: `[num_critics, batch]` (a categorical critic's mean return)."""
+    out = _all_out(cfg, critic_params, obs_in, action)
+    return dist.expected_from_logits(out, atoms(cfg)) if cfg.distributional else out
 
 
 def _soft_update(tau: Any, online: Any, target: Any) -> Any:
@@ -154,95 +169,163 @@ def tree_where(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def update(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
-    """One DDPG (or TD3) update on `batch`; returns the new state and scalar metrics.
+def _optimizer(cfg: Config, *parts: optax.GradientTransformation) -> optax.GradientTransformation:
+    """`parts` after an optional global-norm clip (`max_grad_norm`; off adds nothing, so the
+    default optimizer state keeps its structure)."""
+    if cfg.max_grad_norm > 0:
+        return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), *parts)
+    return parts[0] if len(parts) == 1 else optax.chain(*parts)
 
-    Critic: mean squared TD error against `r + gamma * (1 - terminated) * Q'(s', mu'(s'))`.
-    Actor: `-mean(Q(s, mu(s)))` through the just-updated critic. Then soft target updates.
-    With `policy_delay > 1` the actor and targets change only every `policy_delay` updates.
-    """
-    TRACE_COUNTS["update"] += 1
-    key, smoothing_key = jax.random.split(ts.key)
-    obs_in = _prepare_obs(cfg, ts, batch.obs)
+
+def td_target(cfg: Config, ts: TrainState, batch: Batch, key: jax.Array) -> jax.Array:
+    """`r + discount * min_i Q'_i(s', mu'(s') + smoothing)`, `[batch]`, without gradient; for a
+    categorical critic the projected target distribution `[batch, num_atoms]` instead.
+
+    The discount is `gamma * (1 - terminated)`, or the batch's own `discount` for n-step
+    transitions (gamma^m, zero after a termination)."""
     next_obs_in = _prepare_obs(cfg, ts, batch.next_obs)
+    next_action = target_action(cfg, ts, next_obs_in, key)
+    if cfg.distributional:
+        logits = _all_out(cfg, ts.target_critic_params, next_obs_in, next_action)
+        probs = jax.nn.softmax(logits, axis=-1)  # [num_critics, batch, num_atoms]
+        z = atoms(cfg)
+        # Twin critics: per sample, the distribution with the smaller mean (as FastTD3).
+        chosen = dist.min_by_expectation(probs[0], probs[1], z) if len(probs) == 2 else probs[0]
+        target = dist.project(chosen, batch.reward, discount(cfg, ts, batch), z)
+        return jax.lax.stop_gradient(target)
+    next_q = jnp.min(_all_q(cfg, ts.target_critic_params, next_obs_in, next_action), axis=0)
+    return jax.lax.stop_gradient(batch.reward + discount(cfg, ts, batch) * next_q)
 
+
+def discount(cfg: Config, ts: TrainState, batch: Batch) -> jax.Array:
+    """Per-row bootstrap discount `[batch]`."""
+    stored = getattr(batch, "discount", None)
+    if stored is not None:
+        return stored
+    return hps.value(cfg, ts.hp, "gamma") * (1.0 - batch.terminated)
+
+
+def target_action(cfg: Config, ts: TrainState, next_obs_in: jax.Array, key: jax.Array):
+    """mu'(s'), with TD3's clipped smoothing noise when `target_noise > 0`."""
     next_action = _policy(cfg, ts, ts.target_actor_params, next_obs_in)
     target_noise = hps.value(cfg, ts.hp, "target_noise")
 
     def smoothed():
-        eps = jax.random.normal(smoothing_key, next_action.shape, next_action.dtype)
+        eps = jax.random.normal(key, next_action.shape, next_action.dtype)
         clip = cfg.target_noise_clip
         smoothing = jnp.clip(eps * target_noise, -clip, clip) * ts.action_scale
         low, high = ts.action_bias - ts.action_scale, ts.action_bias + ts.action_scale
         return jnp.clip(next_action + smoothing, low, high)
 
     if isinstance(target_noise, float | int):  # static: no smoothing code when it is off
-        next_action = smoothed() if target_noise > 0 else next_action
-    else:
-        next_action = jnp.where(target_noise > 0, smoothed(), next_action)
-    next_q = jnp.min(_all_q(cfg, ts.target_critic_params, next_obs_in, next_action), axis=0)
-    gamma = hps.value(cfg, ts.hp, "gamma")
-    target_q = batch.reward + gamma * (1.0 - batch.terminated) * next_q
-    target_q = jax.lax.stop_gradient(target_q)
+        return smoothed() if target_noise > 0 else next_action
+    return jnp.where(target_noise > 0, smoothed(), next_action)
 
-    def critic_loss_fn(critic_params):
-        q = _all_q(cfg, critic_params, obs_in, batch.action)  # [num_critics, batch]
-        return jnp.sum(jnp.mean(jnp.square(q - target_q), axis=-1)), q
 
-    (critic_loss, q), critic_grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(
-        ts.critic_params
-    )
-    critic_updates, critic_opt_state = _critic_optimizer(cfg, ts.hp).update(
-        critic_grads, ts.critic_opt_state, ts.critic_params
-    )
-    critic_params = optax.apply_updates(ts.critic_params, critic_updates)
+def critic_loss(
+    cfg: Config, ts: TrainState, critic_params: Any, obs_in: jax.Array, batch: Batch, target
+) -> tuple[jax.Array, jax.Array]:
+    """Sum over critics of the mean squared TD error (a categorical critic: of the mean
+    cross-entropy to the target distribution); also returns Q `[num_critics, batch]`."""
+    if cfg.distributional:
+        logits = _all_out(cfg, critic_params, obs_in, batch.action)
+        loss = jax.vmap(dist.cross_entropy, in_axes=(0, None))(logits, target)
+        q = dist.expected_from_logits(jax.lax.stop_gradient(logits), atoms(cfg))
+        return jnp.sum(jnp.mean(loss, axis=-1)), q
+    q = _all_q(cfg, critic_params, obs_in, batch.action)
+    return jnp.sum(jnp.mean(jnp.square(q - target), axis=-1)), q
 
-    def actor_loss_fn(actor_params):
-        action = _policy(cfg, ts, actor_params, obs_in)
-        first_critic = jax.tree.map(lambda p: p[:1], critic_params)
-        return -jnp.mean(_all_q(cfg, first_critic, obs_in, action)[0])
 
-    actor_loss, actor_grads = jax.value_and_grad(actor_loss_fn)(ts.actor_params)
-    actor_updates, actor_opt_state = _actor_optimizer(cfg, ts.hp).update(
-        actor_grads, ts.actor_opt_state, ts.actor_params
-    )
-    actor_params = optax.apply_updates(ts.actor_params, actor_updates)
+def actor_loss(
+    cfg: Config, ts: TrainState, actor_params: Any, critic_params: Any, obs_in: jax.Array
+) -> jax.Array:
+    """`-mean(Q_1(s, mu(s)))` through the first critic."""
+    action = _policy(cfg, ts, actor_params, obs_in)
+    first_critic = jax.tree.map(lambda p: p[:1], critic_params)
+    return -jnp.mean(_all_q(cfg, first_critic, obs_in, action)[0])
 
-    if cfg.policy_delay == 1:
-        do_actor = jnp.asarray(True)
-    else:
-        do_actor = ts.step % cfg.policy_delay == 0
-    tau = hps.value(cfg, ts.hp, "tau")
-    actor_params = tree_where(do_actor, actor_params, ts.actor_params)
-    actor_opt_state = tree_where(do_actor, actor_opt_state, ts.actor_opt_state)
-    target_actor_params = tree_where(
-        do_actor,
-        _soft_update(tau, actor_params, ts.target_actor_params),
-        ts.target_actor_params,
+
+def critic_step(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict]:
+    """One gradient step of the critic(s) on `batch`; counts an update (`ts.step`)."""
+    key, smoothing_key = jax.random.split(ts.key)
+    obs_in = _prepare_obs(cfg, ts, batch.obs)
+    target = td_target(cfg, ts, batch, smoothing_key)
+    (loss, q), grads = microbatch.value_and_grad(
+        lambda p, d: critic_loss(cfg, ts, p, *d),
+        ts.critic_params,
+        (obs_in, batch, target),
+        cfg.micro_batch,
+        has_aux=True,
+    )  # q: [num_critics, batch], or [slices, num_critics, micro] when micro-batched
+    updates, opt_state = _critic_optimizer(cfg, ts.hp).update(
+        grads, ts.critic_opt_state, ts.critic_params
     )
-    target_critic_params = tree_where(
-        do_actor,
-        _soft_update(tau, critic_params, ts.target_critic_params),
-        ts.target_critic_params,
-    )
-    new_ts = ts.replace(
-        actor_params=actor_params,
-        critic_params=critic_params,
-        target_actor_params=target_actor_params,
-        target_critic_params=target_critic_params,
-        actor_opt_state=actor_opt_state,
-        critic_opt_state=critic_opt_state,
+    ts = ts.replace(
+        critic_params=optax.apply_updates(ts.critic_params, updates),
+        critic_opt_state=opt_state,
         key=key,
         step=ts.step + 1,
     )
+    target_q = dist.expected(target, atoms(cfg)) if cfg.distributional else target
     metrics = {
-        "critic_loss": critic_loss / num_critics(cfg),
-        "actor_loss": actor_loss,
-        "q_mean": jnp.mean(q[0]),
+        "critic_loss": loss / num_critics(cfg),
+        "q_mean": jnp.mean(q[..., 0, :]),
         "target_q_mean": jnp.mean(target_q),
     }
-    return new_ts, metrics
+    return ts, metrics
+
+
+def actor_step(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, jax.Array]:
+    """One gradient step of the actor on `batch` through the current critic; returns the loss."""
+    obs_in = _prepare_obs(cfg, ts, batch.obs)
+    loss, grads = jax.value_and_grad(lambda p: actor_loss(cfg, ts, p, ts.critic_params, obs_in))(
+        ts.actor_params
+    )
+    updates, opt_state = _actor_optimizer(cfg, ts.hp).update(
+        grads, ts.actor_opt_state, ts.actor_params
+    )
+    actor_params = optax.apply_updates(ts.actor_params, updates)
+    return ts.replace(actor_params=actor_params, actor_opt_state=opt_state), loss
+
+
+def target_update(cfg: Config, ts: TrainState) -> TrainState:
+    """Soft update of both targets: `target <- tau * online + (1 - tau) * target`."""
+    tau = hps.value(cfg, ts.hp, "tau")
+    return ts.replace(
+        target_actor_params=_soft_update(tau, ts.actor_params, ts.target_actor_params),
+        target_critic_params=_soft_update(tau, ts.critic_params, ts.target_critic_params),
+    )
+
+
+def actor_and_targets(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, jax.Array]:
+    """The delayed half of an update: actor step, then soft target updates."""
+    ts, loss = actor_step(cfg, ts, batch)
+    return target_update(cfg, ts), loss
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def update(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One DDPG (or TD3) update on `batch`; returns the new state and scalar metrics.
+
+    Critic: mean squared TD error against `r + gamma * (1 - terminated) * Q'(s', mu'(s'))`.
+    Actor: `-mean(Q(s, mu(s)))` through the just-updated critic. Then soft target updates.
+    With `policy_delay > 1` the actor and targets change only every `policy_delay` updates
+    (counted by `ts.step`); the training loop instead decides that from its own unbatched
+    update count, so that under `vmap` the skipped half is not computed.
+    """
+    TRACE_COUNTS["update"] += 1
+    do_actor = ts.step % cfg.policy_delay == 0
+    ts, metrics = critic_step(cfg, ts, batch)
+    if cfg.policy_delay == 1:
+        ts, loss = actor_and_targets(cfg, ts, batch)
+    else:
+        ts, loss = jax.lax.cond(
+            do_actor,
+            lambda t: actor_and_targets(cfg, t, batch),
+            lambda t: (t, jnp.full((), jnp.nan, jnp.float32)),
+            ts,
+        )
+    return ts, {**metrics, "actor_loss": loss}
 
 
 def policy_action(cfg: Config, policy: Any, obs: jax.Array) -> jax.Array:

@@ -12,6 +12,14 @@ Retention (orbax preservation policies, applied after each save): the last `keep
 plus, with `keep_best`, the one step with the highest finite `eval_return_mean` however old.
 Steps saved without a finite eval return are never kept for being best.
 
+Checksums: once orbax has finalised a step, `checksums.json` in the step directory records
+the sha256 of every file of its items; restores verify it first, so a flipped bit is an error
+naming the good steps instead of a policy that silently acts differently. Steps finalise in
+the background, so a step's checksums are written at the next `save` (orbax waits for the
+previous save there), at `wait()` or at `close()`. A step without `checksums.json` (written
+before checksums existed, or a crash between finalising and checksumming) is accepted as
+unverified: its data was complete, only its fingerprint is missing.
+
 Crash safety: orbax writes a step into `<step>.orbax-checkpoint-tmp-*` and renames it when
 complete, so a half-written checkpoint is never listed (nor picked as latest). Saves are async:
 `save` returns once arrays are copied to host memory (so the caller may then donate or change
@@ -19,13 +27,23 @@ them); call `wait()` or `close()` before the process exits. Typed PRNG keys are 
 raw `key_data` and re-wrapped with the target's key type on restore.
 
 Every failure is a `CheckpointError` with a one-line message (the CLIs turn it into exit 2).
+Orbax's log lines that a user cannot act on (read-only notices, a missing metric for a step
+saved without an evaluation, the traceback of a failed save that we re-raise as one line)
+are filtered out of the `absl` logger.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import json
+import logging
 import math
 import os
 import pathlib
+import sys
+import tempfile
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,7 +59,32 @@ from ddpg_jax.run_dir import RunDir
 FORMAT_VERSION = 1
 POLICY, TRAIN, META = "policy", "train", "meta"
 COMMIT_FILE = "commit_success.txt"  # orbax writes it into a step just before finalizing
+CHECKSUM_FILE = "checksums.json"
 _METRIC = "eval_return_mean"
+_ADVICE = (
+    "`evaluate --checkpoint STEP` scores another step, "
+    "and `train --resume` falls back to the newest good checkpoint"
+)
+
+_QUIET_ABSL = (
+    "Requested `tracked_metric`; did not provide metrics.",  # a save without an evaluation
+    "CheckpointManagerOptions.read_only=True",  # we ask for read-only on purpose
+    "Given directory is read only",
+)
+
+
+class _QuietOrbax(logging.Filter):
+    """Drops orbax's absl records listed in `_QUIET_ABSL`, and the tracebacks its threads log
+    for a full disk (the save re-raises that as one line); everything else passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = str(record.msg)
+        if any(msg.startswith(quiet) for quiet in _QUIET_ABSL):
+            return False
+        return not (record.exc_info and _is_disk_full(record.exc_info[1]))
+
+
+logging.getLogger("absl").addFilter(_QuietOrbax())
 
 
 class CheckpointError(Exception):
@@ -92,6 +135,10 @@ class CheckpointStore:
         root = run_dir.checkpoints_dir if isinstance(run_dir, RunDir) else pathlib.Path(run_dir)
         self.directory = root.absolute()
         self.read_only = read_only
+        self._async = async_save
+        self._in_flight: int | None = None  # the step orbax may still be writing
+        self._unchecked: list[int] = []  # saved steps without checksums yet
+        self._closed = False
         if read_only and not self.directory.is_dir():
             raise CheckpointError(
                 f"no checkpoint directory {self.directory}; was the run saved by train?"
@@ -198,6 +245,9 @@ class CheckpointStore:
         if self.read_only:
             raise CheckpointError(f"checkpoint store {self.directory} was opened read-only")
         step = int(step)
+        # orbax would wait for the previous save here anyway; waiting ourselves first lets an
+        # error name the step it belongs to, and that step can get its checksums now.
+        self.wait()
         if step in self._manager.all_steps():
             raise CheckpointError(
                 f"a checkpoint at step {step} already exists in {self.directory}; "
@@ -228,22 +278,50 @@ class CheckpointStore:
                 force=True,
             )
         except Exception as e:  # noqa: BLE001
-            raise CheckpointError(
-                f"saving checkpoint at step {step} in {self.directory} failed: {_first_line(e)}"
-            ) from e
+            raise self._save_error(step, e) from None
+        self._unchecked.append(step)
+        self._in_flight = step
+        if not self._async:
+            self.wait()
 
     def wait(self) -> None:
-        """Block until pending async saves are on disk (and old steps pruned)."""
+        """Block until pending async saves are on disk (old steps pruned, checksums written)."""
+        step, self._in_flight = self._in_flight, None
         try:
             self._manager.wait_until_finished()
         except Exception as e:  # noqa: BLE001
-            raise CheckpointError(
-                f"saving a checkpoint in {self.directory} failed: {_first_line(e)}"
-            ) from e
+            self._unchecked = [s for s in self._unchecked if s != step]
+            raise self._save_error(step, e) from None
+        self._write_checksums()
 
     def close(self) -> None:
-        self.wait()
-        self._manager.close()
+        """Finish pending saves, then stop orbax's threads. Safe to call again, and at exit."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._in_flight is not None or self._unchecked:
+                self.wait()
+        finally:
+            self._await_tmp_cleanup()
+            try:
+                self._manager.close()
+            except RuntimeError as e:  # closing from an atexit hook or a finaliser
+                if "interpreter shutdown" not in str(e):
+                    raise
+
+    def _await_tmp_cleanup(self) -> None:
+        """A writable orbax manager removes crash leftovers (`*.orbax-checkpoint-tmp*`) in a
+        background thread that only its `save` waits for; a process that exits before that
+        thread ends gets its "cannot schedule new futures after interpreter shutdown"
+        traceback. Wait here, so a store opened and closed without a save exits quietly."""
+        cleanup = getattr(self._manager, "_cleanup_tmp_directory_future", None)
+        if cleanup is None:
+            return
+        try:
+            cleanup.result()
+        except Exception:  # noqa: BLE001 - leftovers are removed again by the next writer
+            pass
 
     def __enter__(self) -> CheckpointStore:
         return self
@@ -257,6 +335,7 @@ class CheckpointStore:
         """The `train` item of `step` ('latest', 'best' or an int) in the structure, dtypes and
         shardings of `target` (concrete, or abstract from `jax.eval_shape`)."""
         step = self.resolve(step)
+        self._check(step)
         if not (self.directory / str(step) / TRAIN).is_dir():
             raise CheckpointError(
                 f"checkpoint at step {step} in {self.directory} has no train state (it was saved "
@@ -277,6 +356,7 @@ class CheckpointStore:
         Arrays come back on the default device with their saved shapes and dtypes (leading
         `[num_seeds]` axis)."""
         step = self.resolve(which)
+        self._check(step)
         try:
             metadata = self._manager.item_metadata(step)
             tree = metadata[POLICY]
@@ -316,6 +396,84 @@ class CheckpointStore:
         except Exception as e:  # noqa: BLE001
             raise self._unreadable(step, META, e) from e
 
+    # --- integrity ---
+
+    def verify(self, step: int) -> str | None:
+        """None if `step`'s files match the checksums written after it was saved (or it has
+        none: unverified), else one line saying what differs."""
+        step_dir = self.directory / str(int(step))
+        if not (step_dir / COMMIT_FILE).is_file():
+            return f"no finished checkpoint at step {step}"
+        try:
+            doc = json.loads((step_dir / CHECKSUM_FILE).read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            doc = None
+        recorded = doc.get("files") if isinstance(doc, dict) else None
+        if not isinstance(recorded, dict):
+            return f"its {CHECKSUM_FILE} is unreadable"
+        for name, digest in sorted(recorded.items()):
+            try:
+                actual = _sha256(step_dir / name)
+            except FileNotFoundError:
+                return f"file {name} is missing"
+            except OSError as e:
+                return f"file {name} cannot be read ({e.strerror or e})"
+            if actual != digest:
+                return f"file {name} changed since it was saved (checksum mismatch)"
+        return None
+
+    def latest_good_step(self) -> tuple[int | None, list[tuple[int, str]]]:
+        """The newest step that verifies, and the newer bad ones skipped with their reasons
+        (newest first); `(None, skipped)` when no step is good."""
+        skipped = []
+        for step in reversed(self.all_steps()):
+            reason = self.verify(step)
+            if reason is None:
+                return step, skipped
+            skipped.append((step, reason))
+        return None, skipped
+
+    def _check(self, step: int) -> None:
+        reason = self.verify(step)
+        if reason is not None:
+            raise CheckpointError(
+                f"checkpoint at step {step} in {self.directory} is unreadable: {reason}; "
+                f"{self._hint(step)}"
+            )
+
+    def _hint(self, bad: int) -> str:
+        good = [s for s in self.all_steps() if s != bad and self.verify(s) is None]
+        if not good:
+            return "no other checkpoint is good; retrain"
+        return f"try another step ({', '.join(map(str, good))}): {_ADVICE}"
+
+    def _write_checksums(self) -> None:
+        """Checksum every finished step saved by this store that has none yet."""
+        for step in list(self._unchecked):
+            step_dir = self.directory / str(step)
+            try:
+                if (step_dir / COMMIT_FILE).is_file():  # else pruned by retention meanwhile
+                    _write_json(step_dir / CHECKSUM_FILE, {"files": _checksums(step_dir)})
+            except FileNotFoundError:
+                pass  # pruned while being read: nothing left to protect
+            except OSError as e:
+                self._unchecked.remove(step)
+                raise self._save_error(step, e) from None
+            self._unchecked.remove(step)
+
+    def _save_error(self, step: int | None, e: BaseException) -> CheckpointError:
+        _hush_aborted_async_work()
+        what = "a checkpoint" if step is None else f"checkpoint step {step}"
+        path = self.directory if step is None else self.directory / str(step)
+        if _is_disk_full(e):
+            return CheckpointError(
+                f"no space left on device while saving {what} to {path}; the earlier "
+                "checkpoints are kept: free some space, then resume"
+            )
+        return CheckpointError(f"saving {what} to {path} failed: {_first_line(e)}")
+
     # --- helpers ---
 
     def _refresh(self) -> None:
@@ -323,12 +481,85 @@ class CheckpointStore:
             self._manager.reload()
 
     def _unreadable(self, step: int, item: str, e: Exception) -> CheckpointError:
-        others = [s for s in self.all_steps() if s != step]
-        hint = f"try another step ({', '.join(map(str, others))})" if others else "retrain"
+        _hush_aborted_async_work()
         return CheckpointError(
             f"checkpoint at step {step} in {self.directory} is unreadable or does not match "
-            f"(item '{item}': {_first_line(e)}); {hint}, or check the run's config"
+            f"(item '{item}': {_first_line(e)}); {self._hint(step)}; or check the run's config"
         )
+
+
+def _hush_aborted_async_work() -> None:
+    """After a failed save or restore (reported in one line), orbax's abandoned asyncio work
+    reports itself at garbage collection as "Event loop is closed" or "coroutine ... was never
+    awaited", many times over, with tracebacks that say nothing more: drop those two."""
+    global _hushed
+    if _hushed:
+        return
+    _hushed = True
+    warnings.filterwarnings(
+        "ignore", message="coroutine .* was never awaited", category=RuntimeWarning
+    )
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        e = unraisable.exc_value
+        if isinstance(e, RuntimeError) and str(e) == "Event loop is closed":
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+
+
+_hushed = False
+
+
+def _sha256(path: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _checksums(step_dir: pathlib.Path) -> dict[str, str]:
+    """sha256 of every file inside the step's item directories, by path relative to the step."""
+    return {
+        path.relative_to(step_dir).as_posix(): _sha256(path)
+        for item in sorted(p for p in step_dir.iterdir() if p.is_dir())
+        for path in sorted(item.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _write_json(path: pathlib.Path, doc: Any) -> None:
+    """Write atomically, so a crash leaves either no file or the whole one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _is_disk_full(e: BaseException) -> bool:
+    """Whether ENOSPC is anywhere in `e`'s causes (orbax and tensorstore wrap it)."""
+    stack: list[Any] = [e]
+    seen: set[int] = set()
+    while stack:
+        x = stack.pop()
+        if x is None or id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, OSError) and x.errno == errno.ENOSPC:
+            return True
+        if "No space left on device" in str(x):
+            return True
+        stack.extend([x.__cause__, x.__context__, *getattr(x, "exceptions", ())])
+    return False
 
 
 def _is_key(x: Any) -> bool:

@@ -1,21 +1,18 @@
-"""Command line: evaluate a checkpoint in Gymnasium v5 (C MuJoCo), compare with MJX, record video.
+"""Command line: score a checkpoint in Gymnasium v5 (C MuJoCo), compare with MJX, record video.
 
-    python -m ddpg_jax.evaluate RUN_DIR [--checkpoint latest|best|STEP] [--seed-index all|I]
-        [--episodes 10] [--episode-seed 0] [--video FILE.mp4] [--json]
+    python -m ddpg_jax.evaluate RUN_DIR|SWEEP_DIR [--checkpoint latest|best|STEP]
+        [--seed-index all|I] [--episodes 10] [--episode-seed 0] [--max-episode-steps N]
+        [--no-mjx] [--video FILE.mp4] [--json]
 
-For each requested seed index the policy runs noise-free in `gymnasium.make("<Task>-v5")`, one
-episode per episode seed (`reset(seed=episode_seed + k)`, k < episodes). The same policy then
-runs in the MJX env from the same initial states (Gymnasium's reset qpos/qvel, put into MJX
-with `env.set_state`; one jitted, episode-vmapped `lax.while_loop`), and the relative gap
-`(mjx_mean - gym_mean) / max(|gym_mean|, 1)` is reported. Output: a table on stdout, or one
-JSON object with `--json`; progress goes to stderr. The JSON document, with the command and
-date, is also saved in the run dir under `evaluations/` (`ddpg_jax.run_dir.save_evaluation`).
-
-`--video` renders the first episode of each requested seed (Gymnasium's
-`render_mode="rgb_array"`) into one mp4 (needs `imageio[ffmpeg]`). Headless rendering needs
-`MUJOCO_GL=egl` (GPU, or Mesa's EGL) or `MUJOCO_GL=osmesa` (CPU; Debian: `apt-get install
-libosmesa6`); when MUJOCO_GL is unset, egl then osmesa are tried. Bad input prints one line on
-stderr and exits 2.
+Every seed (or `--seed-index I`) runs noise-free in `gymnasium.make("<Task>-v5")`, one episode
+per episode seed (`reset(seed=episode_seed + k)`), with the run's `episode_length` as time
+limit. The same policy then runs in MJX from the same initial states (one jitted,
+episode-vmapped `lax.while_loop`); the gap between the mean returns is absolute where the
+Gymnasium return is near zero (a percentage would mislead), else in percent. A SWEEP_DIR (a
+folder of run dirs, as `ddpg_jax.sweep` makes) evaluates every variant. Output: a table, or
+JSON with `--json` (a list for a sweep), on stdout; progress on stderr. Each result is also
+saved under the run dir's `evaluations/`. `--video`: see `ddpg_jax.video`. Bad input prints
+one line on stderr and exits 2.
 """
 
 from __future__ import annotations
@@ -25,74 +22,74 @@ import contextlib
 import datetime
 import functools
 import json
-import os
 import pathlib
 import shlex
-import subprocess
 import sys
 import time
-import warnings
 from typing import Any
 
 import numpy as np
 
+from ddpg_jax import video
 from ddpg_jax.checkpoint import json_safe
 from ddpg_jax.cli import Parser, UsageError
 from ddpg_jax.cli import run as run_cli
 from ddpg_jax.cli import say as _print
 
-RENDERERS = ("egl", "osmesa")
-"""Headless MUJOCO_GL values tried in this order when MUJOCO_GL is unset."""
-_GL_MODULES = {"egl": "mujoco.egl", "osmesa": "mujoco.osmesa", "glfw": "mujoco.glfw"}
-_RENDER_HINT = (
-    "set MUJOCO_GL=egl (NVIDIA GPU or Mesa EGL: apt-get install libegl1) or MUJOCO_GL=osmesa "
-    "(CPU: apt-get install libosmesa6)"
-)
+DEFAULT_EPISODE_LENGTH = 1000
+"""Time limit for runs whose config.yaml predates `run.episode_length` (Gymnasium's own)."""
+ABSOLUTE_GAP_BELOW = 100.0
+"""Below this |Gymnasium mean return| the MJX gap is shown in return units, not percent."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="python -m ddpg_jax.evaluate",
-        description="Evaluate a checkpoint of a run noise-free in Gymnasium v5 (C MuJoCo) and in "
-        "MJX from the same initial states; optionally record a video.",
+        description="Evaluate a checkpoint of a run (or of every variant of a sweep) noise-free "
+        "in Gymnasium v5 (C MuJoCo) and in MJX from the same initial states; optionally record "
+        "a video.",
     )
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory made by train")
     parser.add_argument(
-        "--checkpoint",
+        "run_dir", metavar="RUN_DIR", help="a run directory made by train, or a sweep's folder"
+    )
+
+    def flag(name: str, *aliases: str, **kwargs: Any) -> None:  # --a-b and --a_b both work
+        names = dict.fromkeys([f"--{name}", f"--{name.replace('-', '_')}", *aliases])
+        parser.add_argument(*names, dest=name.replace("-", "_"), **kwargs)
+
+    flag(
+        "checkpoint",
         default="latest",
         help="'latest', 'best' (highest eval return) or an env step (default: latest)",
     )
-    parser.add_argument(
-        "--seed-index",
-        default="0",
-        help="which of the run's vmapped seeds: an index or 'all' (default: 0)",
+    flag(
+        "seed-index",
+        default="all",
+        help="which of the run's vmapped seeds: an index or 'all' (default: all)",
     )
-    parser.add_argument(
-        "--episodes", type=int, default=10, help="episodes per seed index (default: 10)"
+    flag(
+        "episodes",
+        "--num_episodes",
+        "--num-episodes",
+        type=int,
+        default=10,
+        help="episodes per seed (default: 10)",
     )
-    parser.add_argument(
-        "--episode-seed",
+    flag(
+        "episode-seed",
         type=int,
         default=0,
         help="episode k resets Gymnasium with seed episode_seed + k (default: 0)",
     )
-    parser.add_argument(
-        "--max-episode-steps",
+    flag(
+        "max-episode-steps",
         type=int,
-        default=1000,
-        help="time limit, as Gymnasium's max_episode_steps (default: 1000)",
+        default=None,
+        help="time limit, as Gymnasium's max_episode_steps (default: the run's episode_length)",
     )
-    parser.add_argument(
-        "--no-mjx", action="store_true", help="skip the MJX comparison (no JAX env compile)"
-    )
-    parser.add_argument(
-        "--video",
-        metavar="FILE.mp4",
-        help="render the first episode of each seed index into this mp4",
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON object instead of a table"
-    )
+    flag("no-mjx", action="store_true", help="skip the MJX comparison (no JAX env compile)")
+    flag("video", metavar="FILE.mp4", help="render the first episode of each seed into this mp4")
+    flag("json", action="store_true", help="print JSON (a list for a sweep) instead of a table")
     return parser
 
 
@@ -103,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
 def _checked_args(argv: list[str] | None) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
     for name in ("episodes", "max_episode_steps"):
-        if getattr(args, name) < 1:
-            flag = "--" + name.replace("_", "-")
-            raise UsageError(f"{flag}={getattr(args, name)} is invalid: must be >= 1")
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')}={value} is invalid: must be >= 1")
     if args.episode_seed < 0:
         raise UsageError(f"--episode-seed={args.episode_seed} is invalid: must be >= 0")
     if args.checkpoint not in ("latest", "best") and not args.checkpoint.isdigit():
@@ -115,36 +112,51 @@ def _checked_args(argv: list[str] | None) -> argparse.Namespace:
     if args.seed_index != "all" and not args.seed_index.isdigit():
         raise UsageError(f"--seed-index={args.seed_index!r} is invalid: use 'all' or an index >= 0")
     if args.video:
-        video = pathlib.Path(args.video)
-        if video.suffix.lower() != ".mp4":
+        path = pathlib.Path(args.video)
+        if path.suffix.lower() != ".mp4":
             raise UsageError(f"--video={args.video}: the file name must end in .mp4")
-        if not video.parent.is_dir():
-            raise UsageError(f"--video={args.video}: folder {video.parent} does not exist")
+        if not path.parent.is_dir():
+            raise UsageError(f"--video={args.video}: folder {path.parent} does not exist")
     return args
 
 
-def _main(argv: list[str] | None) -> int:
-    import absl.logging
+def run_dirs_of(path: str) -> list[pathlib.Path]:
+    """`[path]` for a run dir; a sweep folder's run dirs (its subfolders with a config.yaml)."""
+    from ddpg_jax import run_dir
 
+    root = pathlib.Path(path)
+    if root.is_dir() and not (root / run_dir.CONFIG_FILE).exists():
+        variants = sorted(p.parent for p in root.glob(f"*/{run_dir.CONFIG_FILE}"))
+        if variants:
+            return variants
+    return [root]  # a run dir, or not one: loading says what is wrong with it
+
+
+def _main(argv: list[str] | None) -> int:
     args = _checked_args(argv)
-    # stdout carries only the table or JSON: libraries that print on import (mujoco.mjx without
-    # warp) go to stderr, and orbax's notices about read-only checkpoint dirs are silenced.
-    verbosity = absl.logging.get_verbosity()
-    absl.logging.set_verbosity(absl.logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            result = _run(args)
-    finally:
-        absl.logging.set_verbosity(verbosity)
-    _save(args.run_dir, result, argv)
-    if args.json:
-        print(json.dumps(json_safe(result)))
+    paths = run_dirs_of(args.run_dir)
+    sweep = paths != [pathlib.Path(args.run_dir)]
+    if args.video and sweep:
+        raise UsageError(f"--video takes one run dir; {args.run_dir} is a sweep of {len(paths)}")
+    results = []
+    # stdout carries only the table or JSON: libraries that print on import (mujoco.mjx
+    # without warp) go to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        for path in paths:
+            if sweep:
+                _print(f"variant {path.name}")
+            results.append(_run(args, path))
+    for path, result in zip(paths, results, strict=True):
+        _save(path, result, argv)
+    if sweep:
+        text = json.dumps(json_safe(results)) if args.json else format_sweep_table(results)
     else:
-        print(format_table(result))
+        text = json.dumps(json_safe(results[0])) if args.json else format_table(results[0])
+    print(text)
     return 0
 
 
-def _save(path: str, result: dict[str, Any], argv: list[str] | None) -> None:
+def _save(path: pathlib.Path, result: dict[str, Any], argv: list[str] | None) -> None:
     """Keep the result in the run dir, where `ddpg_jax.report` rebuilds the results tables."""
     from ddpg_jax import run_dir
 
@@ -162,34 +174,51 @@ def _save(path: str, result: dict[str, Any], argv: list[str] | None) -> None:
         _print(f"saved {saved}")
 
 
-def _run(args: argparse.Namespace) -> dict[str, Any]:
+def _run(args: argparse.Namespace, path: pathlib.Path) -> dict[str, Any]:
     from ddpg_jax import policy as policy_lib
+    from ddpg_jax import run_dir
     from ddpg_jax.checkpoint import CheckpointError
-    from ddpg_jax.run_dir import RunDirError
-    from ddpg_jax.train import enable_compilation_cache
+    from ddpg_jax.cli import enable_compilation_cache
 
     enable_compilation_cache()
     try:
-        policies = policy_lib.load_seeds(args.run_dir, args.checkpoint)
+        policies = policy_lib.load_seeds(path, args.checkpoint)
         indices = (
             list(range(policies.num_seeds)) if args.seed_index == "all" else [int(args.seed_index)]
         )
         selected = [policies.select(i) for i in indices]
-    except (RunDirError, CheckpointError, policy_lib.PolicyError) as e:
+        _, extra = run_dir.load_config(run_dir.open_existing(path))
+    except (run_dir.RunDirError, CheckpointError, policy_lib.PolicyError) as e:
         raise UsageError(str(e)) from None
-    if args.video:  # before the evaluation, so a missing renderer fails fast
-        check_video_writer()
-        _print(f"rendering with MUJOCO_GL={choose_renderer()}")
-    episode_seeds = [args.episode_seed + k for k in range(args.episodes)]
-    result = evaluate(
-        selected, episode_seeds, args.max_episode_steps, mjx=not args.no_mjx, progress=_print
+    limit = args.max_episode_steps or int(
+        policies.run.get("episode_length") or DEFAULT_EPISODE_LENGTH
     )
-    result["checkpoint"] = args.checkpoint
-    result["num_seeds"] = policies.num_seeds
+    if args.video:  # before the evaluation, so a missing renderer fails fast
+        with _about("--video"):
+            video.check_video_writer()
+            _print(f"rendering with MUJOCO_GL={video.choose_renderer()}")
+    episode_seeds = [args.episode_seed + k for k in range(args.episodes)]
+    result = evaluate(selected, episode_seeds, limit, mjx=not args.no_mjx, progress=_print)
+    result.update(
+        checkpoint=args.checkpoint,
+        num_seeds=policies.num_seeds,
+        run_dir=str(path),
+        label=run_dir.label(run_dir.open_existing(path), extra),
+    )
     if args.video:
-        write_video(selected, args.video, episode_seeds[0], args.max_episode_steps, _print)
+        with _about("--video"):
+            video.write_video(selected, args.video, episode_seeds[0], limit, _print)
         result["video"] = str(args.video)
     return result
+
+
+@contextlib.contextmanager
+def _about(flag: str):
+    """Prefixes a UsageError's one line with the flag it is about."""
+    try:
+        yield
+    except UsageError as e:
+        raise UsageError(f"{flag}: {e}") from None
 
 
 # --- evaluation ---
@@ -198,7 +227,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
 def evaluate(
     policies: list[Any],
     episode_seeds: list[int],
-    max_episode_steps: int = 1000,
+    max_episode_steps: int = DEFAULT_EPISODE_LENGTH,
     mjx: bool = True,
     progress: Any = None,
 ) -> dict[str, Any]:
@@ -216,30 +245,17 @@ def evaluate(
             f"{time.time() - t0:.1f} s, return {np.mean(gym['returns']):.1f} ± "
             f"{np.std(gym['returns']):.1f}"
         )
-        row: dict[str, Any] = {
-            "seed_index": pi.seed_index,
-            "gym_returns": gym["returns"].tolist(),
-            "gym_lengths": gym["lengths"].tolist(),
-            "gym_mean": float(np.mean(gym["returns"])),
-            "gym_std": float(np.std(gym["returns"])),
-            "gym_length_mean": float(np.mean(gym["lengths"])),
-        }
+        row = {"seed_index": pi.seed_index, **_stats("gym", gym["returns"], gym["lengths"])}
         if mjx:
             t0 = time.time()
             if pi is first:
-                say("MJX rollout from the same initial states (the first compiles: 25-60 s on CPU)")
+                say("MJX rollout from the same initial states (the first one compiles)")
             returns, lengths = run_mjx_episodes(pi, gym["qpos"], gym["qvel"], max_episode_steps)
-            row.update(
-                mjx_returns=returns.tolist(),
-                mjx_lengths=lengths.tolist(),
-                mjx_mean=float(np.mean(returns)),
-                mjx_std=float(np.std(returns)),
-                mjx_length_mean=float(np.mean(lengths)),
-                gap=relative_gap(float(np.mean(returns)), row["gym_mean"]),
-            )
+            row.update(_stats("mjx", returns, lengths))
+            row.update(_gaps(row["mjx_mean"], row["gym_mean"]))
             say(
                 f"seed {pi.seed_index}: MJX in {time.time() - t0:.1f} s, return "
-                f"{row['mjx_mean']:.1f}, gap {100 * row['gap']:+.2f}%"
+                f"{row['mjx_mean']:.1f}, gap {format_gap(row)}"
             )
         rows.append(row)
     means = np.array([r["gym_mean"] for r in rows])
@@ -259,9 +275,20 @@ def evaluate(
         doc.update(
             mjx_mean=float(mjx_means.mean()),
             mjx_std=float(mjx_means.std()),
-            gap=relative_gap(float(mjx_means.mean()), doc["gym_mean"]),
+            **_gaps(float(mjx_means.mean()), doc["gym_mean"]),
         )
     return doc
+
+
+def _stats(prefix: str, returns: np.ndarray, lengths: np.ndarray) -> dict[str, Any]:
+    """A row's episodes and their mean ± std return and mean length, as plain Python."""
+    return {
+        f"{prefix}_returns": returns.tolist(),
+        f"{prefix}_lengths": lengths.tolist(),
+        f"{prefix}_mean": float(np.mean(returns)),
+        f"{prefix}_std": float(np.std(returns)),
+        f"{prefix}_length_mean": float(np.mean(lengths)),
+    }
 
 
 def relative_gap(mjx_mean: float, gym_mean: float) -> float:
@@ -269,16 +296,21 @@ def relative_gap(mjx_mean: float, gym_mean: float) -> float:
     return (mjx_mean - gym_mean) / max(abs(gym_mean), 1.0)
 
 
-def make_gym_env(gym_id: str, max_episode_steps: int, render: bool = False) -> Any:
-    import gymnasium
+def _gaps(mjx_mean: float, gym_mean: float) -> dict[str, float]:
+    return {"gap": relative_gap(mjx_mean, gym_mean), "gap_abs": mjx_mean - gym_mean}
 
-    kwargs = {"render_mode": "rgb_array"} if render else {}
-    return gymnasium.make(gym_id, max_episode_steps=max_episode_steps, **kwargs)
+
+def format_gap(row: dict[str, Any]) -> str:
+    """The MJX gap of a result row: absolute when |Gymnasium mean| < ABSOLUTE_GAP_BELOW
+    (a few return units on a return near zero are not a large percentage), else percent."""
+    if abs(row["gym_mean"]) < ABSOLUTE_GAP_BELOW:
+        return f"{row['mjx_mean'] - row['gym_mean']:+.2f}"
+    return f"{100 * row['gap']:+.2f}%"
 
 
 def run_gym_episodes(pi: Any, episode_seeds: list[int], max_episode_steps: int) -> dict:
     """Noise-free episodes in Gymnasium: returns, lengths and the reset qpos/qvel of each."""
-    env = make_gym_env(pi.gym_id, max_episode_steps)
+    env = video.make_gym_env(pi.gym_id, max_episode_steps)
     out: dict[str, list] = {"returns": [], "lengths": [], "qpos": [], "qvel": []}
     try:
         for seed in episode_seeds:
@@ -300,7 +332,7 @@ def run_gym_episodes(pi: Any, episode_seeds: list[int], max_episode_steps: int) 
 
 
 @functools.cache
-def _mjx_rollout(env_name: str, hidden_dim: int, normalize_obs: bool) -> Any:
+def _mjx_rollout(env_name: str, cfg: Any) -> Any:
     """`(params, qpos [n, nq], qvel [n, nv], max_steps) -> (returns [n], lengths [n])`: jitted
     noise-free MJX episodes from the given initial states, vmapped over episodes. A
     `lax.while_loop`, so it stops once every episode has terminated or hit `max_steps`."""
@@ -308,9 +340,10 @@ def _mjx_rollout(env_name: str, hidden_dim: int, normalize_obs: bool) -> Any:
     import jax.numpy as jnp
 
     import envs
-    from ddpg_jax.policy import action
+    from ddpg_jax.agent import policy_action
 
-    env = envs.make(env_name)
+    # MJX on purpose, also on a CPU: the point is its gap to Gymnasium's C MuJoCo.
+    env = envs.make(env_name, backend="mjx")
 
     def episode(params, qpos, qvel, max_steps):
         state = env.set_state(env.blank_state(), qpos, qvel)  # Gymnasium's reset, then set
@@ -321,8 +354,7 @@ def _mjx_rollout(env_name: str, hidden_dim: int, normalize_obs: bool) -> Any:
 
         def step(carry):
             state, _, total, length = carry
-            a = action(params, state.obs, hidden_dim=hidden_dim, normalize_obs=normalize_obs)
-            state = env.step(state, a)
+            state = env.step(state, policy_action(cfg, params, state.obs))
             return state, state.done, total + state.reward, length + 1
 
         zero = jnp.zeros((), state.reward.dtype)
@@ -337,165 +369,64 @@ def run_mjx_episodes(
     pi: Any, qpos: np.ndarray, qvel: np.ndarray, max_episode_steps: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Returns and lengths of the same policy in MJX from the given initial states."""
-    rollout = _mjx_rollout(pi.env, pi.hidden_dim, pi.normalize_obs)
+    rollout = _mjx_rollout(pi.env, pi.config)
     returns, lengths = rollout(pi.params, qpos, qvel, np.int32(max_episode_steps))
     return np.asarray(returns, np.float64), np.asarray(lengths).astype(np.int64)
 
 
-# --- video ---
-
-
-def check_video_writer() -> None:
-    try:
-        import imageio  # noqa: F401
-        import imageio_ffmpeg
-
-        imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError) as e:
-        raise UsageError(
-            f"--video needs imageio with ffmpeg ({type(e).__name__}: "
-            f"{str(e).splitlines()[0] if str(e) else ''}); pip install "
-            "'imageio[ffmpeg]'"
-        ) from None
-
-
-def _probe_renderer(gl: str) -> str | None:
-    """None if MuJoCo can render offscreen with MUJOCO_GL=gl (tried in a subprocess, since a
-    failed attempt leaves PyOpenGL bound to the wrong platform); else why not."""
-    code = (
-        "import warnings, mujoco\n"
-        "warnings.simplefilter('error')\n"  # glfw only warns when it has no display
-        f"from {_GL_MODULES[gl]} import GLContext\n"
-        "c = GLContext(16, 16)\nc.make_current()\n"
-        "m = mujoco.MjModel.from_xml_string('<mujoco/>')\n"
-        "mujoco.MjrContext(m, mujoco.mjtFontScale.mjFONTSCALE_100)\nc.free()\n"
-    )
-    env = {**os.environ, "MUJOCO_GL": gl}
-    try:
-        with _fork_exec_ok():
-            proc = subprocess.run(
-                [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
-            )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"{type(e).__name__}"
-    if proc.returncode == 0:
-        return None
-    text = proc.stderr.split("Exception ignored in")[0]  # noise from __del__ after the error
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1][:200] if lines else f"exit status {proc.returncode}"
-
-
-def choose_renderer() -> str:
-    """The MUJOCO_GL to render with: the user's, or the first of RENDERERS that works (then
-    set in os.environ for Gymnasium). Raises UsageError saying what to set or install."""
-    requested = os.environ.get("MUJOCO_GL")
-    if requested:
-        if requested not in _GL_MODULES:
-            raise UsageError(f"--video: MUJOCO_GL={requested!r} is not a renderer; {_RENDER_HINT}")
-        why = _probe_renderer(requested)
-        if why is not None:
-            raise UsageError(
-                f"--video: rendering with MUJOCO_GL={requested} fails ({why}); {_RENDER_HINT}"
-            )
-        return requested
-    reasons = []
-    for gl in RENDERERS:
-        why = _probe_renderer(gl)
-        if why is None:
-            os.environ["MUJOCO_GL"] = gl
-            return gl
-        reasons.append(f"{gl}: {why}")
-    raise UsageError(f"--video: no headless renderer works ({'; '.join(reasons)}); {_RENDER_HINT}")
-
-
-def write_video(
-    policies: list[Any], path: str, episode_seed: int, max_episode_steps: int, say: Any
-) -> None:
-    """One episode per policy (reset seed `episode_seed`), frames streamed into one mp4."""
-    path_obj = pathlib.Path(path)
-    t0 = time.time()
-    env = None
-    try:
-        with _fork_exec_ok():
-            env = make_gym_env(policies[0].gym_id, max_episode_steps, render=True)
-            fps = env.metadata.get("render_fps") or round(1.0 / env.unwrapped.dt)
-            frames = _write_frames(env, policies, path_obj, fps, episode_seed, say)
-    except Exception as e:  # noqa: BLE001 - GL and ffmpeg fail in many ways
-        path_obj.unlink(missing_ok=True)
-        text = str(e).strip().splitlines()
-        raise UsageError(
-            f"--video: writing {path} failed ({type(e).__name__}: "
-            f"{text[0][:200] if text else ''}); {_RENDER_HINT}"
-        ) from None
-    finally:
-        if env is not None:
-            env.close()
-    say(f"video: {frames} frames at {fps} fps in {time.time() - t0:.1f} s -> {path}")
-
-
-def _write_frames(
-    env: Any, policies: list[Any], path: pathlib.Path, fps: int, episode_seed: int, say: Any
-) -> int:
-    import imageio.v2 as imageio
-
-    frames = 0
-    with imageio.get_writer(
-        path, format="FFMPEG", mode="I", fps=fps, codec="libx264", macro_block_size=16
-    ) as writer:
-        for pi in policies:
-            obs, _ = env.reset(seed=int(episode_seed))
-            writer.append_data(env.render())
-            total, done, frames = 0.0, False, frames + 1
-            while not done:
-                obs, reward, terminated, truncated, _ = env.step(pi.act(obs))
-                writer.append_data(env.render())
-                total += float(reward)
-                frames += 1
-                done = terminated or truncated
-            say(f"video: seed {pi.seed_index}, episode seed {episode_seed}, return {total:.1f}")
-    return frames
-
-
-@contextlib.contextmanager
-def _fork_exec_ok():
-    """Silences JAX's os.fork warning: ffmpeg and the renderer probe fork and exec at once."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
-        yield
-
-
 # --- output ---
+
+_GAP_NOTE = (
+    f"gap: MJX - Gymnasium mean return, in % of the Gymnasium return (absolute where "
+    f"|Gymnasium| < {ABSOLUTE_GAP_BELOW:g})"
+)
 
 
 def format_table(result: dict[str, Any]) -> str:
+    """One run's result as a table: a row per seed, and their mean ± std when 2 or more."""
     seeds = result["episode_seeds"]
     mjx = "mjx_mean" in result
+    which = result.get("checkpoint")
+    which = f" ({which})" if which and which != str(result["checkpoint_step"]) else ""
     lines = [
-        f"{result['gym_id']}, checkpoint step {result['checkpoint_step']} "
-        f"({result.get('checkpoint', '')}), {len(seeds)} episode(s) per seed index, episode "
-        f"seeds {seeds[0]}..{seeds[-1]}, time limit {result['max_episode_steps']}",
+        f"{result['gym_id']}, checkpoint step {result['checkpoint_step']}{which}, "
+        f"{len(seeds)} episode(s) per seed, episode seeds {seeds[0]}..{seeds[-1]}, "
+        f"time limit {result['max_episode_steps']}",
         f"{'seed':>4}  {'Gymnasium return':>18}  {'length':>8}"
-        + (f"  {'MJX return':>18}  {'gap':>7}" if mjx else ""),
+        + (f"  {'MJX return':>18}  {'gap':>8}" if mjx else ""),
     ]
-    for r in result["seeds"]:
-        line = (
-            f"{r['seed_index']:>4}  {_pm(r['gym_mean'], r['gym_std']):>18}  "
-            f"{r['gym_length_mean']:>8.1f}"
-        )
-        if mjx:
-            line += f"  {_pm(r['mjx_mean'], r['mjx_std']):>18}  {100 * r['gap']:>+6.2f}%"
-        lines.append(line)
+    rows = [(str(r["seed_index"]), r) for r in result["seeds"]]
     if len(result["seeds"]) > 1:
+        rows.append(("all", result))
+    for name, r in rows:
+        line = f"{name:>4}  {_pm(r['gym_mean'], r['gym_std']):>18}  {r['gym_length_mean']:>8.1f}"
+        if mjx:
+            line += f"  {_pm(r['mjx_mean'], r['mjx_std']):>18}  {format_gap(r):>8}"
+        lines.append(line + ("   (mean ± std over seeds)" if name == "all" else ""))
+    return "\n".join(lines + ([_GAP_NOTE] if mjx else []))
+
+
+def format_sweep_table(results: list[dict[str, Any]]) -> str:
+    """A sweep's results: one row per variant, mean ± std over its seeds."""
+    mjx = all("mjx_mean" in r for r in results)
+    first = results[0]
+    seeds = first["episode_seeds"]
+    width = max(len("variant"), *(len(r["label"]) for r in results))
+    lines = [
+        f"{first['gym_id']}, {len(results)} variants, {len(seeds)} episode(s) per seed, episode "
+        f"seeds {seeds[0]}..{seeds[-1]}; returns are mean ± std over each variant's seeds",
+        f"{'variant':<{width}}  {'step':>9}  {'seeds':>5}  {'Gymnasium return':>18}  "
+        f"{'length':>8}" + (f"  {'MJX return':>18}  {'gap':>8}" if mjx else ""),
+    ]
+    for r in results:
         line = (
-            f"{'all':>4}  {_pm(result['gym_mean'], result['gym_std']):>18}  "
-            f"{result['gym_length_mean']:>8.1f}"
+            f"{r['label']:<{width}}  {r['checkpoint_step']:>9}  {len(r['seeds']):>5}  "
+            f"{_pm(r['gym_mean'], r['gym_std']):>18}  {r['gym_length_mean']:>8.1f}"
         )
         if mjx:
-            line += (
-                f"  {_pm(result['mjx_mean'], result['mjx_std']):>18}  {100 * result['gap']:>+6.2f}%"
-            )
-        lines.append(line + "   (mean ± std over seed indices)")
-    return "\n".join(lines)
+            line += f"  {_pm(r['mjx_mean'], r['mjx_std']):>18}  {format_gap(r):>8}"
+        lines.append(line)
+    return "\n".join(lines + ([_GAP_NOTE] if mjx else []))
 
 
 def _pm(mean: float, std: float) -> str:

@@ -1,10 +1,16 @@
 """The jitted training loop: `make_train(cfg, env)` composes the core with batched envs.
 
-One iteration (one vectorised env step of one seed): act with exploration noise (uniform
-random during warm-up), step all envs, add the transitions, then `updates_per_step` calls of
-`agent.update`. A chunk is a `lax.scan` over iterations; seeds are a leading `vmap` axis on
-every leaf of the carry, and the whole chunk is one jitted call with the carry donated. The
-host loop between chunks (see `train.py`) logs, evaluates and checkpoints.
+A run has two phases, each its own `lax.scan` over iterations (one vectorised env step of one
+seed each):
+- warm-up (`cfg.warmup_steps`, at least one batch): uniform random actions fill the replay
+  buffer; nothing else is computed;
+- learning: act with the actor and exploration noise, step all envs, add the transitions,
+  then `updates_per_step` updates. With `policy_delay > 1` the actor and target half of an
+  update runs under a `lax.cond` on the loop's own update count, which is the same for every
+  seed (not vmapped), so the skipped half is skipped, not computed and thrown away.
+Seeds are a leading `vmap` axis on every leaf of the carry; each phase's chunk is one jitted
+call with the carry donated. The host loop between chunks (`train.py`) logs, evaluates and
+checkpoints. Noise-free evaluation is built apart, by `make_evaluate`.
 
 Hyperparameter sweeps (`sweep.py`) use the same functions: `init(key, hp)` stores traced
 hyperparameters (`ddpg_jax.hyperparams.Hyperparams`) in the train state, and every later step
@@ -24,13 +30,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from ddpg_jax import agent, noise, replay
+from ddpg_jax import agent, noise, nstep, replay
 from ddpg_jax import hyperparams as hps
 from ddpg_jax import normalizer as norm
 from ddpg_jax.config import Config
 from ddpg_jax.hyperparams import Hyperparams
 
-Metrics = dict[str, jax.Array]
+Metrics = dict[str, Any]
 
 
 @struct.dataclass
@@ -43,37 +49,76 @@ class TrainCarry:
     noise: noise.NoiseState
     key: jax.Array  # typed PRNG key
     iteration: jax.Array  # [] int32, vectorised env steps done by this seed
+    window: Any = None  # nstep.NStepState of the last n steps with n-step returns, else None
+
+
+def warmup_iterations(cfg: Config) -> int:
+    """Vectorised steps of uniform random actions: `warmup_steps`, and at least enough to store
+    one batch (with n-step returns a step is stored n - 1 steps later)."""
+    one_batch = math.ceil(cfg.batch_size / cfg.num_envs) + cfg.n_step - 1
+    return max(math.ceil(cfg.warmup_steps / cfg.num_envs), one_batch)
 
 
 @dataclasses.dataclass(frozen=True)
 class Trainer:
-    """The pure functions of a run; the `*_seeds` ones take a leading seed axis and are jitted.
+    """The pure functions of a run.
 
     Attributes:
       init: `(key, hp=None) -> TrainCarry` for one seed; `hp` traces hyperparameters (a
         sweep), None traces none.
-      train_chunk: `carry -> (carry, metrics)`, `chunk_iterations` iterations of one seed.
-      evaluate: `(train_state, key) -> metrics` noise-free returns of `eval_envs` episodes.
-      init_seeds, train_chunk_seeds, evaluate_seeds: jit(vmap(...)) of the three above.
+      init_seeds: jit(vmap(init)).
+      warmup_seeds: `(carry, first, stop) -> (carry, sums)`, the warm-up iterations in
+        `[first, stop)` of all seeds, in one chunk of `chunk_iterations` starting at `first`.
+      learn_seeds: `(carry, first, start, stop) -> (carry, sums)`, the learning iterations in
+        `[start, stop)` of the chunk starting at `first`. The bounds are int32 scalars, the
+        same for every seed.
+      evaluate_seeds: `(train_state, keys) -> returns` of `make_evaluate`.
+      warmup_iterations: length of the warm-up phase in vectorised steps.
     """
 
     cfg: Config
     chunk_iterations: int
+    warmup_iterations: int
     init: Callable[..., TrainCarry]
-    train_chunk: Callable[[TrainCarry], tuple[TrainCarry, Metrics]]
-    evaluate: Callable[[agent.TrainState, jax.Array], Metrics]
     init_seeds: Callable[..., TrainCarry]
-    train_chunk_seeds: Callable[[TrainCarry], tuple[TrainCarry, Metrics]]
+    warmup_seeds: Callable[..., tuple[TrainCarry, Metrics]]
+    learn_seeds: Callable[..., tuple[TrainCarry, Metrics]]
     evaluate_seeds: Callable[[agent.TrainState, jax.Array], Metrics]
 
     @property
     def env_steps_per_chunk(self) -> int:
         return self.chunk_iterations * self.cfg.num_envs
 
+    def train_chunk_seeds(
+        self,
+        carry: TrainCarry,
+        first_iteration: int | None = None,
+        length: int | None = None,
+        warmup_end: int | None = None,
+    ) -> tuple[TrainCarry, Metrics]:
+        """Iterations `[first_iteration, first_iteration + length)` of every seed, each phase
+        by its own scan; returns the carry and the chunk's summary (`summarise`).
 
-def iterations_for(cfg: Config, env_steps: int) -> int:
-    """Vectorised iterations needed for `env_steps` env steps of one seed (rounded up)."""
-    return max(1, math.ceil(env_steps / cfg.num_envs))
+        `first_iteration` defaults to the carry's own counter (read from the device);
+        `length` to `chunk_iterations`; `warmup_end`, the iteration where learning starts, to
+        `warmup_iterations` (a resume without its replay buffer warms up again)."""
+        if first_iteration is None:
+            first_iteration = int(np.asarray(carry.iteration).reshape(-1)[0])
+        length = self.chunk_iterations if length is None else length
+        warmup_end = self.warmup_iterations if warmup_end is None else warmup_end
+        if not 0 < length <= self.chunk_iterations:
+            raise ValueError(f"a chunk has 1 to {self.chunk_iterations} iterations, not {length}")
+        end = first_iteration + length
+        first = jnp.int32(first_iteration)
+        parts = []
+        if first_iteration < warmup_end:
+            carry, sums = self.warmup_seeds(carry, first, jnp.int32(min(end, warmup_end)))
+            parts.append(sums)
+        start = max(first_iteration, warmup_end)
+        if end > start:
+            carry, sums = self.learn_seeds(carry, first, jnp.int32(start), jnp.int32(end))
+            parts.append(sums)
+        return carry, summarise(parts)
 
 
 def make_train(
@@ -83,124 +128,189 @@ def make_train(
     episode_length: int = 1000,
     eval_envs: int = 10,
 ) -> Trainer:
-    """Builds the pure training functions for `env` (an `envs.MjxEnv`, unwrapped).
+    """Builds the pure training functions for `env` (an `envs.Env`, unwrapped).
 
     Args:
       cfg: hyperparameters (static).
       env: one unbatched env; it is wrapped here for training (auto-reset, time limit) and
-        separately for evaluation (time limit, no auto-reset).
-      chunk_iterations: vectorised env steps per `train_chunk` call.
+        by `make_evaluate` for evaluation (time limit, no auto-reset).
+      chunk_iterations: vectorised env steps per chunk of the host loop.
       episode_length: time limit, as Gymnasium's `max_episode_steps`.
       eval_envs: noise-free evaluation episodes per seed, run in parallel.
     """
     import envs  # the loop is the one place that composes core and envs
 
     train_env = envs.wrap_for_training(env, episode_length=episode_length)
-    eval_env = envs.VmapWrapper(envs.EpisodeWrapper(env, episode_length=episode_length))
     obs_size, action_size = env.observation_size, env.action_size
     low = jnp.asarray(env.action_low, jnp.float32)
     high = jnp.asarray(env.action_high, jnp.float32)
-    warmup_iterations = math.ceil(cfg.warmup_steps / cfg.num_envs)
+
+    n_step = cfg.n_step > 1
 
     def init(key: jax.Array, hp: Hyperparams | None = None) -> TrainCarry:
         agent_key, env_key, key = jax.random.split(key, 3)
+        noise_key = None
+        if cfg.per_env_noise:  # split only then, so the default random streams stay as they were
+            key, noise_key = jax.random.split(key)
         train_state = agent.init(cfg, obs_size, action_size, agent_key, low, high, hp)
         env_state = train_env.reset(jax.random.split(env_key, cfg.num_envs))
         return TrainCarry(
             train_state=train_state,
-            buffer=replay.init(cfg.buffer_size, obs_size, action_size),
+            buffer=replay.init(cfg.buffer_size, obs_size, action_size, with_discount=n_step),
             env_state=env_state,
-            noise=noise.init(cfg, cfg.num_envs, action_size, hp),
+            noise=noise.init(cfg, cfg.num_envs, action_size, hp, key=noise_key),
             key=key,
             iteration=jnp.zeros((), jnp.int32),
+            window=nstep.init(cfg.num_envs, obs_size, action_size, cfg.n_step) if n_step else None,
         )
 
-    def explore(carry: TrainCarry, key: jax.Array) -> tuple[noise.NoiseState, jax.Array]:
-        """Actions of all envs: mu(s) + noise, clipped; uniform random during warm-up."""
-        noise_key, random_key = jax.random.split(key)
-        obs = carry.env_state.obs.astype(jnp.float32)
-        greedy = agent.act(cfg, carry.train_state, obs)
-        noise_state, eps = noise.sample(cfg, carry.noise, noise_key, carry.train_state.hp)
-        noisy = jnp.clip(greedy + eps * carry.train_state.action_scale, low, high)
-        uniform = jax.random.uniform(random_key, noisy.shape, minval=low, maxval=high)
-        return noise_state, jnp.where(carry.iteration < warmup_iterations, uniform, noisy)
-
-    def learn(train_state: agent.TrainState, buffer: replay.ReplayState, key: jax.Array):
-        def one_update(ts, k):
-            return agent.update(cfg, ts, replay.sample(buffer, k, cfg.batch_size))
-
-        keys = jax.random.split(key, cfg.updates_per_step)
-        train_state, metrics = jax.lax.scan(one_update, train_state, keys)
-        return train_state, jax.tree.map(jnp.mean, metrics)
-
-    def skip_learning(train_state, buffer, key):
-        del buffer, key
-        zero = jnp.zeros((), jnp.float32)
-        return train_state, {k: zero for k in _UPDATE_METRICS}
-
-    def iteration(carry: TrainCarry, _) -> tuple[TrainCarry, Metrics]:
-        key, act_key, learn_key = jax.random.split(carry.key, 3)
+    def observe(carry: TrainCarry) -> TrainCarry:
+        """The observation normaliser sees every observation the agent acts on."""
         train_state = carry.train_state
         normalize_obs = hps.value(cfg, train_state.hp, "normalize_obs")
-        if normalize_obs is not False:  # True, or traced: update where it is on
-            obs = carry.env_state.obs.astype(jnp.float32)
-            normalizer = hps.where(
-                normalize_obs,
-                lambda: norm.update(train_state.normalizer, obs),
-                lambda: train_state.normalizer,
-            )
-            train_state = train_state.replace(normalizer=normalizer)
-            carry = carry.replace(train_state=train_state)
-        noise_state, action = explore(carry, act_key)
+        if normalize_obs is False:
+            return carry
+        obs = carry.env_state.obs.astype(jnp.float32)
+        normalizer = hps.where(
+            normalize_obs,
+            lambda: norm.update(train_state.normalizer, obs),
+            lambda: train_state.normalizer,
+        )
+        return carry.replace(train_state=train_state.replace(normalizer=normalizer))
+
+    def env_step(carry: TrainCarry, action: jax.Array, key: jax.Array) -> tuple[TrainCarry, Any]:
+        """Step every env with `action`, store the transitions; returns the new env state.
+
+        With n-step returns the step enters a window of the last n steps per env, and the
+        step leaving it (once the window is full) is stored with its return and discount."""
         env_state = train_env.step(carry.env_state, action)
-        info = env_state.info
-        buffer = replay.add(
-            carry.buffer,
-            replay.Transition(
-                obs=carry.env_state.obs,
-                action=action,
-                reward=env_state.reward,
-                next_obs=info["final_obs"],  # the true last obs, also at a time limit
-                terminated=env_state.done,  # time limits are not terminations
-            ),
+        transition = replay.Transition(
+            obs=carry.env_state.obs,
+            action=action,
+            reward=env_state.reward,
+            next_obs=env_state.info["final_obs"],  # the true last obs, also at a time limit
+            terminated=env_state.done,  # time limits are not terminations
         )
-        episode_over = info["episode_done"] > 0
-        # Warm-up actions are uniform, not noisy: the noise schedule starts with the actor.
-        exploring = carry.iteration >= warmup_iterations
-        noise_state = agent.tree_where(
-            exploring, noise.end_step(cfg, noise_state, episode_over, train_state.hp), noise_state
-        )
-        learning = (carry.iteration + 1 >= warmup_iterations) & replay.can_sample(
-            buffer, cfg.batch_size
-        )
-        train_state, update_metrics = jax.lax.cond(
-            learning, learn, skip_learning, train_state, buffer, learn_key
-        )
-        over = episode_over.astype(jnp.float32)
-        step_metrics = {
-            **update_metrics,
-            "learning": learning.astype(jnp.float32),
-            "episodes": jnp.sum(over),
-            "return_sum": jnp.sum(over * info["episode_return"]),
-            "length_sum": jnp.sum(over * info["episode_length"]),
-            "noise_scale": jnp.mean(noise_state.scale),
-        }
-        carry = TrainCarry(
-            train_state=train_state,
+        window = carry.window
+        if n_step:
+            gamma = hps.value(cfg, carry.train_state.hp, "gamma")
+            over = env_state.info["episode_done"] > 0
+            window, transition, valid = nstep.push(window, transition, over, gamma)
+            buffer = replay.add(carry.buffer, transition, valid)
+        else:
+            buffer = replay.add(carry.buffer, transition)
+        carry = carry.replace(
             buffer=buffer,
             env_state=env_state,
-            noise=noise_state,
             key=key,
             iteration=carry.iteration + 1,
+            window=window,
         )
-        return carry, step_metrics
+        return carry, env_state
 
-    def train_chunk(carry: TrainCarry) -> tuple[TrainCarry, Metrics]:
-        carry, per_step = jax.lax.scan(iteration, carry, None, length=chunk_iterations)
-        return carry, _summarise_chunk(per_step)
+    def warmup_iteration(carry: TrainCarry, _) -> tuple[TrainCarry, Metrics]:
+        key, act_key, _ = jax.random.split(carry.key, 3)
+        carry = observe(carry)
+        _, random_key = jax.random.split(act_key)
+        shape = (cfg.num_envs, action_size)
+        action = jax.random.uniform(random_key, shape, minval=low, maxval=high)
+        carry, env_state = env_step(carry, action, key)
+        return carry, _episode_sums(env_state.info)
 
-    def evaluate(train_state: agent.TrainState, key: jax.Array) -> Metrics:
-        """Noise-free returns of `eval_envs` fresh episodes (each capped at the time limit)."""
+    def learn_iteration(carry: TrainCarry, iteration: jax.Array) -> tuple[TrainCarry, Metrics]:
+        key, act_key, learn_key = jax.random.split(carry.key, 3)
+        carry = observe(carry)
+        noise_key, redraw_key = jax.random.split(act_key)
+        ts = carry.train_state
+        greedy = agent.act(cfg, ts, carry.env_state.obs.astype(jnp.float32))
+        noise_state, eps = noise.sample(cfg, carry.noise, noise_key, ts.hp)
+        action = jnp.clip(greedy + eps * ts.action_scale, low, high)
+        carry, env_state = env_step(carry, action, key)
+        episode_over = env_state.info["episode_done"] > 0
+        noise_state = noise.end_step(cfg, noise_state, episode_over, ts.hp)
+        noise_state = noise.redraw(cfg, noise_state, episode_over, redraw_key)
+        first_update = iteration * cfg.updates_per_step  # the same for every seed
+        ts, update_sums = learn(ts, carry.buffer, learn_key, first_update)
+        carry = carry.replace(train_state=ts, noise=noise_state)
+        return carry, {**_episode_sums(env_state.info), **update_sums}
+
+    def learn(ts: agent.TrainState, buffer: replay.ReplayState, key: jax.Array, first: jax.Array):
+        """`updates_per_step` updates on fresh batches; sums of their metrics."""
+
+        def one_update(ts, xs):
+            k, index = xs
+            batch = replay.sample(buffer, k, cfg.batch_size)
+            ts, metrics = agent.critic_step(cfg, ts, batch)
+            if cfg.policy_delay == 1:
+                ts, actor_loss = agent.actor_and_targets(cfg, ts, batch)
+                actor_updates = jnp.ones((), jnp.float32)
+            else:
+                ts, actor_loss, actor_updates = jax.lax.cond(
+                    index % cfg.policy_delay == 0,
+                    lambda t: (*agent.actor_and_targets(cfg, t, batch), jnp.float32(1)),
+                    lambda t: (t, jnp.float32(0), jnp.float32(0)),
+                    ts,
+                )
+            return ts, {**metrics, "actor_loss": actor_loss, "actor_updates": actor_updates}
+
+        keys = jax.random.split(key, cfg.updates_per_step)
+        indices = first + jnp.arange(cfg.updates_per_step, dtype=jnp.int32)
+        ts, per_update = jax.lax.scan(one_update, ts, (keys, indices))
+        sums = {name: jnp.sum(per_update[name]) for name in _CRITIC_METRICS}
+        sums["actor_loss"] = jnp.sum(per_update["actor_loss"])
+        sums["actor_updates"] = jnp.sum(per_update["actor_updates"])
+        sums["updates"] = jnp.float32(cfg.updates_per_step)
+        return ts, sums
+
+    def chunk(iteration_fn: Callable, carry: TrainCarry, first, start, stop):
+        """`chunk_iterations` iterations from `first`; those outside `[start, stop)` do
+        nothing. The bounds are the same for every seed (not vmapped), so the skip is a real
+        branch: one compiled chunk serves a phase that starts or ends inside a chunk and the
+        shorter last chunk of a run."""
+
+        sums_shape = jax.eval_shape(iteration_fn, carry, first)[1]
+
+        def skip(carry, _):
+            return carry, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), sums_shape)
+
+        def step(carry, iteration):
+            active = (iteration >= start) & (iteration < stop)
+            return jax.lax.cond(active, iteration_fn, skip, carry, iteration)
+
+        iterations = first + jnp.arange(chunk_iterations, dtype=jnp.int32)
+        carry, per_step = jax.lax.scan(step, carry, iterations)
+        sums = _sum_steps(per_step)
+        sums["noise_scale"] = jnp.mean(carry.noise.scale)
+        return carry, sums
+
+    def warmup_seeds(carry: TrainCarry, first, stop):
+        return jax.vmap(lambda c: chunk(warmup_iteration, c, first, first, stop))(carry)
+
+    def learn_seeds(carry: TrainCarry, first, start, stop):
+        return jax.vmap(lambda c: chunk(learn_iteration, c, first, start, stop))(carry)
+
+    return Trainer(
+        cfg=cfg,
+        chunk_iterations=chunk_iterations,
+        warmup_iterations=warmup_iterations(cfg),
+        init=init,
+        init_seeds=jax.jit(jax.vmap(init)),
+        warmup_seeds=jax.jit(_count_traces("warmup_chunk", warmup_seeds), donate_argnums=0),
+        learn_seeds=jax.jit(_count_traces("train_chunk", learn_seeds), donate_argnums=0),
+        evaluate_seeds=make_evaluate(cfg, env, episode_length, eval_envs),
+    )
+
+
+def make_evaluate(
+    cfg: Config, env: Any, episode_length: int, eval_envs: int
+) -> Callable[[agent.TrainState, jax.Array], Metrics]:
+    """jit(vmap) of `policy_returns(train_state, key)`: noise-free returns and lengths
+    `[eval_envs]` of fresh episodes of every seed, each capped at the time limit."""
+    import envs
+
+    eval_env = envs.VmapWrapper(envs.EpisodeWrapper(env, episode_length=episode_length))
+
+    def policy_returns(train_state: agent.TrainState, key: jax.Array) -> Metrics:
         state = eval_env.reset(jax.random.split(key, eval_envs))
 
         def step(carry):
@@ -221,21 +331,11 @@ def make_train(
         _, _, returns, lengths, _ = jax.lax.while_loop(running, step, init_carry)
         return {"eval_returns": returns, "eval_lengths": lengths}
 
-    return Trainer(
-        cfg=cfg,
-        chunk_iterations=chunk_iterations,
-        init=init,
-        train_chunk=train_chunk,
-        evaluate=evaluate,
-        init_seeds=jax.jit(jax.vmap(init)),
-        train_chunk_seeds=jax.jit(
-            jax.vmap(_count_traces("train_chunk", train_chunk)), donate_argnums=0
-        ),
-        evaluate_seeds=jax.jit(jax.vmap(evaluate)),
-    )
+    return jax.jit(jax.vmap(policy_returns))
 
 
-_UPDATE_METRICS = ("critic_loss", "actor_loss", "q_mean", "target_q_mean")
+_CRITIC_METRICS = ("critic_loss", "q_mean", "target_q_mean")
+UPDATE_METRICS = ("critic_loss", "actor_loss", "q_mean", "target_q_mean")
 TRACE_COUNTS: dict[str, int] = {}
 
 
@@ -250,35 +350,45 @@ def _count_traces(name: str, fn: Callable) -> Callable:
     return wrapped
 
 
-def _summarise_chunk(per_step: Metrics) -> Metrics:
-    """Per-chunk means: losses over iterations that learned, episode stats over episodes."""
-    learned = jnp.sum(per_step["learning"])
-    summary = {
-        name: jnp.where(learned > 0, jnp.sum(per_step[name]) / jnp.maximum(learned, 1), jnp.nan)
-        for name in _UPDATE_METRICS
-    }
-    episodes = jnp.sum(per_step["episodes"])
-    has_episodes = episodes > 0
-    summary["train_episode_return"] = jnp.where(
-        has_episodes, jnp.sum(per_step["return_sum"]) / jnp.maximum(episodes, 1), jnp.nan
-    )
-    summary["train_episode_length"] = jnp.where(
-        has_episodes, jnp.sum(per_step["length_sum"]) / jnp.maximum(episodes, 1), jnp.nan
-    )
-    summary["train_episodes"] = episodes
-    summary["noise_scale"] = per_step["noise_scale"][-1]
-    return summary
-
-
-def policy_params(carry: TrainCarry) -> dict[str, Any]:
-    """What a policy needs at evaluation time (leading seed axis kept)."""
-    ts = carry.train_state
+def _episode_sums(info: dict[str, jax.Array]) -> Metrics:
+    over = (info["episode_done"] > 0).astype(jnp.float32)
     return {
-        "actor_params": ts.actor_params,
-        "normalizer": ts.normalizer,
-        "action_scale": ts.action_scale,
-        "action_bias": ts.action_bias,
+        "episodes": jnp.sum(over),
+        "return_sum": jnp.sum(over * info["episode_return"]),
+        "length_sum": jnp.sum(over * info["episode_length"]),
     }
+
+
+def _sum_steps(per_step: Metrics) -> Metrics:
+    return {name: jnp.sum(values, axis=0) for name, values in per_step.items()}
+
+
+def summarise(parts: list[Metrics]) -> Metrics:
+    """A chunk's metrics (host side) from the sums of its phases: per-seed means of the
+    update metrics over the updates done (NaN without any), train episode return and length
+    over the episodes that ended (NaN without any), and the latest noise scale."""
+    parts = [jax.device_get(p) for p in parts]
+    total: dict[str, np.ndarray] = {}
+    for part in parts:
+        for name, value in part.items():
+            if name == "noise_scale":
+                total[name] = np.asarray(value)
+            else:
+                total[name] = total.get(name, 0) + np.asarray(value, np.float64)
+    seeds = np.shape(total["episodes"])
+
+    def mean(name: str, count: str) -> np.ndarray:
+        counts = total.get(count, np.zeros(seeds))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts > 0, total.get(name, 0) / counts, np.nan).astype(np.float32)
+
+    summary = {name: mean(name, "updates") for name in _CRITIC_METRICS}
+    summary["actor_loss"] = mean("actor_loss", "actor_updates")
+    summary["train_episode_return"] = mean("return_sum", "episodes")
+    summary["train_episode_length"] = mean("length_sum", "episodes")
+    summary["train_episodes"] = total["episodes"].astype(np.float32)
+    summary["noise_scale"] = total.get("noise_scale", np.full(seeds, np.nan, np.float32))
+    return summary
 
 
 def checkpoint_item(carry: TrainCarry) -> TrainCarry:
@@ -304,7 +414,7 @@ def non_finite_seeds(carry: TrainCarry, metrics: Metrics) -> list[int]:
     ts = carry.train_state
     leaves = jax.tree.leaves((ts.actor_params, ts.critic_params))
     finite = jnp.stack([jnp.all(jnp.isfinite(x.reshape(x.shape[0], -1)), axis=1) for x in leaves])
-    finite = jnp.all(finite, axis=0)
-    for name in _UPDATE_METRICS:  # NaN here also marks "no update yet", so test +-inf and params
-        finite &= ~jnp.isinf(metrics[name])
-    return [int(i) for i in np.flatnonzero(~np.asarray(finite))]
+    finite = np.array(jnp.all(finite, axis=0))
+    for name in UPDATE_METRICS:  # NaN here also marks "no update yet", so test +-inf and params
+        finite &= ~np.isinf(np.asarray(metrics[name]))
+    return [int(i) for i in np.flatnonzero(~finite)]

@@ -12,7 +12,9 @@ over seeds, at step `env_step`; non-finite values are skipped.
 
 Resuming from a checkpoint at env step S: `MetricsLogger(run_dir, resume_step=S)` drops CSV
 rows after S (they belong to the abandoned continuation) and tells TensorBoard to discard events
-after S, so curves do not fold back on themselves.
+after S, so curves do not fold back on themselves. The wall clock continues too: `wall_offset`
+is the wall time of the last row kept, and `log` adds it to the `wall_time` it is given
+(seconds since this process started training), so `wall_time` in the CSV is the run's total.
 """
 
 from __future__ import annotations
@@ -53,14 +55,18 @@ class MetricsLogger:
         self._path = run_dir.metrics_path
         self._columns: list[str] | None = None
         self._warned: set[str] = set()
+        self.wall_offset = 0.0
+        """Seconds of training before this process: on resume, the last kept row's wall time."""
         if self._path.exists() and self._path.stat().st_size > 0:
             _drop_partial_last_line(self._path)
             if resume_step is not None:
                 _truncate_after(self._path, resume_step)
             with open(self._path, newline="") as f:
-                header = next(csv.reader(f), None)
-            if header:
-                self._columns = header
+                rows = list(csv.reader(f))
+            if rows and rows[0]:
+                self._columns = rows[0]
+                if resume_step is not None:
+                    self.wall_offset = _last_wall_time(rows)
         self._file = open(self._path, "a", newline="")  # noqa: SIM115 - closed in close()
         self._csv = csv.writer(self._file)
         self._tb = None
@@ -76,7 +82,10 @@ class MetricsLogger:
         return None if self._columns is None else list(self._columns)
 
     def log(self, env_step: int, per_seed: Mapping[str, np.ndarray], wall_time: float) -> None:
-        """Log one row per seed. `per_seed[name]` is `[num_seeds]` (or a scalar, broadcast)."""
+        """Log one row per seed. `per_seed[name]` is `[num_seeds]` (or a scalar, broadcast).
+
+        `wall_time`: seconds since this process started training; `wall_offset` is added."""
+        wall_time = self.wall_offset + float(wall_time)
         values = {k: np.atleast_1d(np.asarray(v, np.float64)) for k, v in per_seed.items()}
         sizes = {v.shape[0] for v in values.values() if v.ndim == 1 and v.shape[0] != 1}
         if len(sizes) > 1 or any(v.ndim != 1 for v in values.values()):
@@ -152,6 +161,23 @@ def read_metrics(run_dir: RunDir) -> dict[str, np.ndarray]:
         else:
             out[name] = np.array([float(x) if x else np.nan for x in col], np.float64)
     return out
+
+
+def _last_wall_time(rows: list[list[str]]) -> float:
+    """The wall time of the last complete row (0 when there is none)."""
+    header = rows[0]
+    if "wall_time" not in header:
+        return 0.0
+    j = header.index("wall_time")
+    for row in reversed(rows[1:]):
+        if len(row) == len(header):
+            try:
+                value = float(row[j])
+            except ValueError:
+                continue
+            if math.isfinite(value):
+                return value
+    return 0.0
 
 
 def _cell(x: float) -> str:

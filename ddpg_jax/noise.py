@@ -5,6 +5,11 @@ mu(s) and clips. The noise scale starts at `expl_noise` and decays by `noise_dec
 or per finished episode of that env, never below `min_expl_noise`. For OU noise the process
 output is multiplied by `scale / expl_noise`, so decay shrinks it the same way.
 
+With `cfg.per_env_noise` (FastTD3's exploration for many envs) each env instead starts from its
+own scale drawn uniformly from `[noise_std_min, noise_std_max]` and draws a new one whenever its
+episode ends (`redraw`, called after `end_step`), so at any time the envs explore at a spread of
+scales; decay still applies between redraws.
+
 Every function reads its hyperparameters from the static `cfg` unless `hp` (the train state's
 `ddpg_jax.hyperparams.Hyperparams`) traces them; a traced `noise_type` or `noise_decay_mode`
 computes every branch and selects, from the same random draw.
@@ -27,11 +32,39 @@ class NoiseState:
     scale: jax.Array  # [num_envs]; current noise scale of each env
 
 
-def init(cfg: Config, num_envs: int, action_size: int, hp: Hyperparams | None = None) -> NoiseState:
-    return NoiseState(
-        ou=jnp.zeros((num_envs, action_size), jnp.float32),
-        scale=jnp.full((num_envs,), hps.value(cfg, hp, "expl_noise"), jnp.float32),
+def init(
+    cfg: Config,
+    num_envs: int,
+    action_size: int,
+    hp: Hyperparams | None = None,
+    key: jax.Array | None = None,
+) -> NoiseState:
+    """Zero OU state; every env at scale `expl_noise`, or (with `cfg.per_env_noise`, which needs
+    `key`) at its own scale drawn from `[noise_std_min, noise_std_max]`."""
+    if cfg.per_env_noise:
+        if key is None:
+            raise ValueError("noise.init needs a key when cfg.per_env_noise is on")
+        scale = _draw_scales(cfg, key, num_envs)
+    else:
+        scale = jnp.full((num_envs,), hps.value(cfg, hp, "expl_noise"), jnp.float32)
+    return NoiseState(ou=jnp.zeros((num_envs, action_size), jnp.float32), scale=scale)
+
+
+def _draw_scales(cfg: Config, key: jax.Array, num_envs: int) -> jax.Array:
+    """`[num_envs]` scales uniform on `[noise_std_min, noise_std_max]`."""
+    return jax.random.uniform(
+        key, (num_envs,), jnp.float32, minval=cfg.noise_std_min, maxval=cfg.noise_std_max
     )
+
+
+def redraw(cfg: Config, state: NoiseState, episode_over: jax.Array, key: jax.Array) -> NoiseState:
+    """With `cfg.per_env_noise`: envs whose episode ended (`episode_over` `[num_envs]`) draw a
+    new scale from `[noise_std_min, noise_std_max]`; the others keep theirs. Without it the
+    state is returned unchanged (the loop need not call it)."""
+    if not cfg.per_env_noise:
+        return state
+    fresh = _draw_scales(cfg, key, state.scale.shape[0])
+    return state.replace(scale=jnp.where(episode_over.astype(bool), fresh, state.scale))
 
 
 def ou_step(cfg: Config, x: jax.Array, key: jax.Array, hp: Hyperparams | None = None) -> jax.Array:
@@ -56,10 +89,11 @@ def sample(
     def ou():
         x = _ou_step(cfg, hp, state.ou, eps)
         expl = hps.value(cfg, hp, "expl_noise")
-        if isinstance(expl, float | int):
-            relative = state.scale / expl if expl > 0 else jnp.zeros_like(state.scale)
-        else:
-            relative = jnp.where(expl > 0, state.scale / jnp.where(expl > 0, expl, 1.0), 0.0)
+        relative = hps.where(
+            expl > 0,
+            lambda: state.scale / jnp.where(expl > 0, expl, 1.0),  # no 0/0 in the unused branch
+            lambda: jnp.zeros_like(state.scale),
+        )
         return state.replace(ou=x), x * relative[:, None]
 
     return hps.where(hps.is_choice(cfg, hp, "noise_type", "gaussian"), gaussian, ou)
@@ -76,15 +110,11 @@ def end_step(
     ou = jnp.where(over[:, None], 0.0, state.ou)
     every_step = hps.is_choice(cfg, hp, "noise_decay_mode", "step")
     per_episode = hps.is_choice(cfg, hp, "noise_decay_mode", "episode")
-    if isinstance(every_step, bool):
-        if every_step:
-            decays = jnp.ones_like(state.scale, dtype=bool)
-        elif per_episode:
-            decays = over
-        else:
-            decays = jnp.zeros_like(state.scale, dtype=bool)
-    else:
-        decays = every_step | (per_episode & over)
+    decays = hps.where(
+        every_step,
+        lambda: jnp.ones_like(state.scale, dtype=bool),
+        lambda: hps.where(per_episode, lambda: over, lambda: jnp.zeros_like(over)),
+    )
     decay, floor = hps.value(cfg, hp, "noise_decay"), hps.value(cfg, hp, "min_expl_noise")
     decayed = jnp.maximum(state.scale * decay, floor)
     return NoiseState(ou=ou, scale=jnp.where(decays, decayed, state.scale))

@@ -1,11 +1,13 @@
 """Command line: learning curves of one or more runs (eval return, critic loss, mean Q).
 
-    python -m ddpg_jax.plot RUN_DIR [RUN_DIR ...] --out curves.png [--labels a,b]
+    python -m ddpg_jax.plot RUN_DIR [RUN_DIR ...] --out curves.png [--labels a,b] [--x time]
 
 Reads each run's `metrics.csv` (see `ddpg_jax.metrics_log`) and draws three panels against env
-steps per seed: the line is the mean over the run's seeds, the band mean ± std. One line per
-run, labelled by its config.yaml `variant` if it has one, else by the run dir's name.
-Matplotlib with the Agg backend (no display needed). Bad input prints one line and exits 2.
+steps per seed (or, with `--x time`, the training process's wall-clock time): the line is the
+mean over the run's seeds, the band mean ± std. One line per run, labelled by its config.yaml
+`variant` if it has one, else by the run dir's name. The figure is drawn on its own Agg canvas
+(no display needed), so the caller's matplotlib backend, e.g. a notebook's inline one, is left
+alone. Bad input prints one line and exits 2.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ PANELS = (
     ("q_mean", "mean Q"),
 )
 FORMATS = (".png", ".pdf", ".svg")
+X_AXES = ("steps", "time")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--labels", help="comma-separated legend labels, one per run dir")
     parser.add_argument("--title", help="figure title (default: the runs' env names)")
     parser.add_argument("--log-loss", action="store_true", help="log scale for the critic loss")
+    parser.add_argument(
+        "--x",
+        choices=X_AXES,
+        default="steps",
+        help="x axis: env steps per seed, or wall-clock time of training (default: steps)",
+    )
     return parser
 
 
@@ -65,13 +74,14 @@ def _main(argv: list[str] | None) -> int:
     runs = [load_run(d) for d in args.run_dirs]
     if labels:
         runs = [{**r, "label": lab} for r, lab in zip(runs, labels, strict=True)]
-    plot_runs(runs, out, title=args.title, log_loss=args.log_loss)
+    plot_runs(runs, out, title=args.title, log_loss=args.log_loss, x=args.x)
     print(f"wrote {out}", file=sys.stderr)
     return 0
 
 
 def load_run(path: str) -> dict[str, Any]:
-    """`{"label", "env", "curves": {metric: (steps, mean, std, num_seeds)}}` of one run dir."""
+    """`{"label", "env", "curves": {metric: (steps, mean, std, num_seeds)}, "clock": (steps,
+    wall seconds)}` of one run dir (the clock maps env steps to training wall time)."""
     from ddpg_jax import run_dir
     from ddpg_jax.metrics_log import read_metrics
 
@@ -87,7 +97,27 @@ def load_run(path: str) -> dict[str, Any]:
             "empty); train writes a row after its first chunk"
         )
     curves = {name: seed_curve(metrics, name) for name, _ in PANELS if name in metrics}
-    return {"label": run_dir.label(rd, extra), "env": extra.get("env"), "curves": curves}
+    steps = np.unique(metrics["env_step"])
+    wall = metrics.get("wall_time", np.full(metrics["env_step"].shape, np.nan))
+    clock = np.array([np.nanmax(wall[metrics["env_step"] == s], initial=np.nan) for s in steps])
+    return {
+        "label": run_dir.label(rd, extra),
+        "env": extra.get("env"),
+        "curves": curves,
+        "clock": (steps, clock),
+    }
+
+
+def wall_clock(run: dict[str, Any], steps: np.ndarray) -> np.ndarray:
+    """Training wall time (s) at each of `steps`, from the run's metrics.csv rows."""
+    known_steps, seconds = run["clock"]
+    return np.interp(steps, known_steps, seconds)
+
+
+def _time_unit(seconds: float) -> tuple[float, str]:
+    if seconds > 3 * 3600:
+        return 3600.0, "h"
+    return (60.0, "min") if seconds > 180 else (1.0, "s")
 
 
 def seed_curve(metrics: dict[str, np.ndarray], name: str):
@@ -103,16 +133,28 @@ def seed_curve(metrics: dict[str, np.ndarray], name: str):
 
 
 def plot_runs(
-    runs: list[dict[str, Any]], out: pathlib.Path, title: str | None = None, log_loss: bool = False
+    runs: list[dict[str, Any]],
+    out: pathlib.Path,
+    title: str | None = None,
+    log_loss: bool = False,
+    x: str = "steps",
 ) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Write the three panels of `runs` (from `load_run`) to `out`, against env steps per seed
+    or (`x="time"`) wall-clock time. Touches no global matplotlib state."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     from matplotlib.ticker import EngFormatter
 
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(12, 3.6), constrained_layout=True)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    if x not in X_AXES:
+        raise ValueError(f"x must be one of {X_AXES}, got {x!r}")
+    fig = Figure(figsize=(12, 3.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(PANELS))
+    colors = matplotlib_colors()
+    scale, unit = 1.0, ""
+    if x == "time":
+        longest = max((float(np.nanmax(r["clock"][1], initial=0.0)) for r in runs), default=0.0)
+        scale, unit = _time_unit(longest)
     for ax, (name, ylabel) in zip(axes, PANELS, strict=True):
         drawn = False
         for i, run in enumerate(runs):
@@ -120,10 +162,11 @@ def plot_runs(
             if curve is None or curve[0].size == 0:
                 continue
             steps, mean, std, counts = curve
+            xs = steps if x == "steps" else wall_clock(run, steps) / scale
             color = colors[i % len(colors)]
             seeds = int(counts.max())
             ax.plot(
-                steps,
+                xs,
                 mean,
                 color=color,
                 lw=1.6,
@@ -131,7 +174,7 @@ def plot_runs(
                 ms=3,
                 label=f"{run['label']} ({seeds} seed{'s' if seeds > 1 else ''})",
             )
-            ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.2, lw=0)
+            ax.fill_between(xs, mean - std, mean + std, color=color, alpha=0.2, lw=0)
             drawn = True
         if not drawn:
             ax.text(
@@ -140,8 +183,11 @@ def plot_runs(
         elif name == "critic_loss" and log_loss:
             ax.set_yscale("log")
         ax.set_title(ylabel, fontsize=10)
-        ax.set_xlabel("env steps per seed", fontsize=9)
-        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        if x == "steps":
+            ax.set_xlabel("env steps per seed", fontsize=9)
+            ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        else:
+            ax.set_xlabel(f"wall-clock time of training ({unit})", fontsize=9)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3, lw=0.5)
         for side in ("top", "right"):
@@ -162,8 +208,13 @@ def plot_runs(
         fig.savefig(out, dpi=120)
     except OSError as e:
         raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
-    finally:
-        plt.close(fig)
+
+
+def matplotlib_colors() -> list[str]:
+    """The default colour cycle (read, not changed)."""
+    import matplotlib
+
+    return matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
 
 
 if __name__ == "__main__":

@@ -5,16 +5,15 @@
     action = pi.act(obs)  # [obs_size] -> [action_size], or [batch, obs_size] -> [batch, ...]
 
 Only the policy item of a checkpoint is read (actor params, observation normalizer, action
-scale and bias); the network width and whether observations are normalised come from the run's
-`config.yaml`. The action is computed exactly as `agent.act` does:
-`tanh(Actor(normalize(obs))) * action_scale + action_bias`. Every failure is a `PolicyError`,
-`RunDirError` or `CheckpointError` with a one-line message.
+scale and bias); the network's shape and whether observations are normalised come from the
+run's `config.yaml` (its `Config`). Actions are computed by `agent.policy_action`, the one
+actor forward pass that training uses too. Every failure is a `PolicyError`, `RunDirError` or
+`CheckpointError` with a one-line message; a non-finite observation is a `ValueError`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 from typing import Any
 
@@ -22,30 +21,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ddpg_jax import normalizer as norm
+from ddpg_jax import agent
 from ddpg_jax import run_dir as run_dir_lib
 from ddpg_jax.checkpoint import CheckpointStore, Policy
-from ddpg_jax.networks import Actor
+from ddpg_jax.config import Config
+
+_MAX_LISTED = 5  # non-finite entries named in the error; the count says how many in all
 
 
 class PolicyError(Exception):
     """The checkpoint does not fit its run (unknown env, seed index, network shapes)."""
 
 
-def action(params: Policy, obs: jax.Array, *, hidden_dim: int, normalize_obs: bool) -> jax.Array:
-    """Pure, jittable deterministic action of one seed's `params` (no leading seed axis).
-
-    `obs` is raw, `[..., obs_size]`; the result is `[..., action_size]` within the bounds."""
-    obs = obs.astype(jnp.float32)
-    if normalize_obs:
-        obs = norm.normalize(params.normalizer, obs)
-    actor = Actor(hidden_dim=hidden_dim, action_size=params.action_scale.shape[-1])
-    return actor.apply(params.actor_params, obs) * params.action_scale + params.action_bias
-
-
-@functools.partial(jax.jit, static_argnames=("hidden_dim", "normalize_obs"))
-def _jit_action(params: Policy, obs: jax.Array, hidden_dim: int, normalize_obs: bool):
-    return action(params, obs, hidden_dim=hidden_dim, normalize_obs=normalize_obs)
+# Config is static (it fixes the network's shape); one compile per config and obs shape.
+_jit_action = jax.jit(agent.policy_action, static_argnums=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +45,7 @@ class LoadedPolicy:
       env: canonical task name (e.g. "hopper"); `gym_id` its Gymnasium id ("Hopper-v5").
       step: env step (per seed) of the checkpoint.
       seed_index: which of the run's vmapped seeds this is.
-      hidden_dim, normalize_obs: from the run's config.
+      config: the run's `Config` (network shape, observation normalisation).
       params: the seed's `checkpoint.Policy` (no leading seed axis).
     """
 
@@ -64,8 +53,7 @@ class LoadedPolicy:
     gym_id: str
     step: int
     seed_index: int
-    hidden_dim: int
-    normalize_obs: bool
+    config: Config
     params: Policy
 
     @property
@@ -77,19 +65,31 @@ class LoadedPolicy:
         return int(self.params.normalizer.mean.shape[-1])
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        """Deterministic action for `obs` `[obs_size]` or `[batch, obs_size]` (float32 numpy)."""
+        """Deterministic action for `obs` `[obs_size]` or `[batch, obs_size]` (float32 numpy).
+
+        Raises ValueError for a wrong shape or a NaN/inf entry (an action computed from one
+        would be NaN or arbitrary, silently)."""
         obs = np.asarray(obs, np.float32)
         if obs.shape[-1:] != (self.observation_size,) or obs.ndim > 2:
             raise ValueError(
                 f"obs must be [{self.observation_size}] or [batch, {self.observation_size}], "
                 f"got shape {obs.shape}"
             )
-        out = _jit_action(self.params, obs, self.hidden_dim, self.normalize_obs)
-        return np.asarray(out)
+        _check_finite(obs)
+        return np.asarray(_jit_action(self.config, self.params, obs))
 
-    def jax_action(self, params: Policy, obs: jax.Array) -> jax.Array:
-        """`action` with this policy's static settings (for use inside jit, e.g. MJX)."""
-        return action(params, obs, hidden_dim=self.hidden_dim, normalize_obs=self.normalize_obs)
+
+def _check_finite(obs: np.ndarray) -> None:
+    bad = np.argwhere(~np.isfinite(obs))
+    if bad.size == 0:
+        return
+    listed = ", ".join(
+        f"obs[{', '.join(map(str, idx))}]={obs[tuple(idx)]}" for idx in bad[:_MAX_LISTED]
+    )
+    more = f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
+    raise ValueError(
+        f"obs has {len(bad)} non-finite entr{'y' if len(bad) == 1 else 'ies'}: {listed}{more}"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,10 +99,10 @@ class SeedPolicies:
     env: str
     gym_id: str
     step: int
-    hidden_dim: int
-    normalize_obs: bool
+    config: Config
     params: Policy  # leaves with a leading [num_seeds] axis
     meta: dict[str, Any]
+    run: dict[str, Any] = dataclasses.field(default_factory=dict)  # config.yaml's `run:` options
 
     @property
     def num_seeds(self) -> int:
@@ -119,8 +119,7 @@ class SeedPolicies:
             gym_id=self.gym_id,
             step=self.step,
             seed_index=seed_index,
-            hidden_dim=self.hidden_dim,
-            normalize_obs=self.normalize_obs,
+            config=self.config,
             params=jax.tree.map(lambda x: x[seed_index], self.params),
         )
 
@@ -131,6 +130,7 @@ def load_seeds(run_dir: str | os.PathLike, checkpoint: int | str = "latest") -> 
 
     directory = run_dir_lib.open_existing(run_dir)
     cfg, extra = run_dir_lib.load_config(directory)
+    # checkpoint.py filters orbax's read-only notices out of the absl log.
     store = CheckpointStore(directory, read_only=True, async_save=False)
     try:
         step = store.resolve(checkpoint)
@@ -145,15 +145,16 @@ def load_seeds(run_dir: str | os.PathLike, checkpoint: int | str = "latest") -> 
             f"the checkpoint at step {step} in {directory} is for env {env_name!r}, which this "
             f"version does not know; known: {', '.join(envs.TASKS)}"
         ) from None
-    _check_shapes(params, cfg.hidden_dim, directory, step)
+    _check_shapes(params, cfg, f"the checkpoint at step {step} in {directory}")
+    run = extra.get("run")
     return SeedPolicies(
         env=env_name,
         gym_id=envs.GYM_IDS[env_name],
         step=step,
-        hidden_dim=cfg.hidden_dim,
-        normalize_obs=cfg.normalize_obs,
+        config=cfg,
         params=params,
         meta=meta,
+        run=dict(run) if isinstance(run, dict) else {},
     )
 
 
@@ -164,18 +165,31 @@ def load(
     return load_seeds(run_dir, checkpoint).select(seed_index)
 
 
-def _check_shapes(params: Policy, hidden_dim: int, directory: Any, step: int) -> None:
-    """The actor's layers must have the config's width (else the config was edited)."""
-    try:
-        layers = params.actor_params["params"]
-        widths = [layers[name]["kernel"].shape[-1] for name in ("hidden_0", "hidden_1")]
-        seeds = {x.shape[0] for x in jax.tree.leaves(params)}
-    except (KeyError, TypeError, IndexError) as e:
-        raise PolicyError(
-            f"the checkpoint at step {step} in {directory} has no DDPG actor ({e!r} missing)"
-        ) from None
-    if widths != [hidden_dim, hidden_dim] or len(seeds) != 1:
-        raise PolicyError(
-            f"the checkpoint at step {step} in {directory} has actor widths {widths} but "
-            f"config.yaml says hidden_dim={hidden_dim}; restore the run's config.yaml"
-        )
+def _check_shapes(params: Policy, cfg: Config, what: str) -> None:
+    """The saved actor must have the tree and shapes `agent.make_actor(cfg)` builds (after the
+    leading seed axis), else config.yaml was edited or belongs to another run."""
+    seeds = {np.shape(x)[0] if np.ndim(x) else None for x in jax.tree.leaves(params)}
+    if len(seeds) != 1 or None in seeds:
+        raise PolicyError(f"{what} has no leading seed axis shared by all arrays")
+    obs_size = int(params.normalizer.mean.shape[-1])
+    action_size = int(params.action_scale.shape[-1])
+    actor = agent.make_actor(cfg, action_size)
+    expected = jax.eval_shape(actor.init, jax.random.key(0), jnp.zeros((1, obs_size)))
+    saved = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x)[1:], x.dtype), params)
+    want = {jax.tree_util.keystr(k): v.shape for k, v in _leaves(expected)}
+    have = {jax.tree_util.keystr(k): v.shape for k, v in _leaves(saved.actor_params)}
+    if want == have:
+        return
+    diffs = [
+        f"{k}: saved {have.get(k, 'missing')}, config {want.get(k, 'missing')}"
+        for k in sorted(set(want) | set(have))
+        if want.get(k) != have.get(k)
+    ]
+    raise PolicyError(
+        f"{what} has an actor that config.yaml does not describe ({len(diffs)} difference(s), "
+        f"first {diffs[0]}); restore the run's config.yaml"
+    )
+
+
+def _leaves(tree: Any) -> list[tuple[Any, Any]]:
+    return jax.tree_util.tree_flatten_with_path(tree)[0]

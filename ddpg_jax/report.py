@@ -1,14 +1,16 @@
 """Command line: rebuild the results tables from run dirs (what RESULTS.md and
 notebooks/results.ipynb show).
 
-    python -m ddpg_jax.report RUN_OR_FOLDER [...] [--study] [--export DIR]
+    python -m ddpg_jax.report RUN_OR_FOLDER [...] [--study] [--target R] [--export DIR]
 
 Each argument is a run dir or a folder holding run dirs (a sweep's `--out`). A run contributes
 its `config.yaml` (task, seeds, device, physics), its `metrics.csv` (env steps, wall-clock,
 the training loop's noise-free evals) and its saved Gymnasium scores (`evaluations/`, written
 by every `python -m ddpg_jax.evaluate`). Without `--study` it prints one row per run in the
 format of seed 000's Table 1, beside seed 000's and the best published DDPG numbers; with
-`--study` one row per variant of a sweep. Markdown on stdout; bad input exits 2.
+`--study` one row per variant of a sweep (without it, rows of different variants get a
+variant column). `--target R` adds the wall-clock and env steps at which the training loop's
+eval return, averaged over seeds, first reached R. Markdown on stdout; bad input exits 2.
 
 `--export DIR` also copies each run's records (config.yaml, metrics.csv, evaluations/; not the
 checkpoints) to `DIR/<run name>` (`DIR/<sweep>/<variant>` for a sweep's variants): small enough
@@ -69,8 +71,9 @@ def find_run_dirs(paths: list[str]) -> list[pathlib.Path]:
     return found
 
 
-def summarize(path: str | pathlib.Path) -> dict[str, Any]:
-    """One run dir as a flat dict: what it ran, how long, and how well it scored."""
+def summarize(path: str | pathlib.Path, target: float | None = None) -> dict[str, Any]:
+    """One run dir as a flat dict: what it ran, how long, and how well it scored; with
+    `target`, also when the seeds' mean eval return first reached it (`time_to_target`)."""
     from ddpg_jax import run_dir
     from ddpg_jax.metrics_log import read_metrics
 
@@ -81,9 +84,12 @@ def summarize(path: str | pathlib.Path) -> dict[str, Any]:
         raise UsageError(str(e)) from None
     metrics = read_metrics(rd)
     steps = metrics.get("env_step", np.zeros(0))
+    if steps.size:
+        metrics["wall_time"] = _run_wall_time(metrics["wall_time"])
     summary: dict[str, Any] = {
         "path": str(rd.root),
         "label": run_dir.label(rd, extra),
+        "variant": extra.get("variant"),
         "env": extra.get("env"),
         "num_seeds": cfg.num_seeds,
         "num_envs": cfg.num_envs,
@@ -94,6 +100,8 @@ def summarize(path: str | pathlib.Path) -> dict[str, Any]:
         "started": extra.get("started"),
     }
     summary.update(_training_evals(metrics))
+    if target is not None:
+        summary["time_to_target"] = _time_to_target(metrics, target)
     summary["evaluation"] = _best_evaluation(run_dir.load_evaluations(rd), cfg.num_seeds)
     return summary
 
@@ -113,6 +121,44 @@ def _where(extra: dict[str, Any]) -> str:
     return f"{kind}, {physics}"
 
 
+def _run_wall_time(wall: np.ndarray) -> np.ndarray:
+    """Wall time since the run started, in file order. Runs resumed before `metrics.csv`
+    carried the clock across a resume restart at zero; each restart continues from the last
+    row before it (the time between that checkpoint and the crash is not known)."""
+    out = wall.copy()
+    offset, previous = 0.0, -np.inf
+    for i, w in enumerate(wall):
+        if not np.isfinite(w):
+            continue
+        if w < previous:
+            offset += previous
+        previous = w
+        out[i] = w + offset
+    return out
+
+
+def _eval_curve(metrics: dict[str, np.ndarray]) -> list[tuple[int, float, float]]:
+    """(env step, mean eval return over seeds, wall time) of every eval point, in step order."""
+    if "eval_return" not in metrics:
+        return []
+    steps, values, wall = metrics["env_step"], metrics["eval_return"], metrics["wall_time"]
+    evaluated = np.isfinite(values)
+    return [
+        (int(s), float(values[evaluated & (steps == s)].mean()), float(np.nanmax(wall[steps == s])))
+        for s in np.unique(steps[evaluated])
+    ]
+
+
+def _time_to_target(metrics: dict[str, np.ndarray], target: float) -> dict[str, Any]:
+    """When the mean eval return over seeds first reached `target`: `{"env_step", "wall_s"}`,
+    or `{"best": ...}` (the highest mean reached; None without evals) if it never did."""
+    curve = _eval_curve(metrics)
+    for step, mean, wall in curve:
+        if mean >= target:
+            return {"env_step": step, "wall_s": wall}
+    return {"best": max((mean for _, mean, _ in curve), default=None)}
+
+
 def _training_evals(metrics: dict[str, np.ndarray]) -> dict[str, Any]:
     """The training loop's noise-free eval returns: at the end, best, and mean over the run."""
     if "eval_return" not in metrics:
@@ -127,6 +173,7 @@ def _training_evals(metrics: dict[str, np.ndarray]) -> dict[str, Any]:
     # mean over the eval points of the seed mean: rewards learning early as well as ending high
     curve = np.array([values[steps == s].mean() for s in np.unique(steps)])
     return {
+        "eval_final_step": int(steps.max()),
         "eval_final_mean": float(last.mean()),
         "eval_final_std": float(last.std()),
         "eval_best_mean": float(per_seed_best.mean()),
@@ -171,44 +218,72 @@ def _gym_cell(evaluation: dict[str, Any] | None) -> str:
     )
 
 
-def results_table(summaries: list[dict[str, Any]]) -> str:
-    """Seed 000's Table 1 format: one row per run, ordered by task."""
+def _target_cell(s: dict[str, Any]) -> str:
+    reached = s.get("time_to_target")
+    if reached is None:
+        return "—"
+    if "env_step" in reached:
+        return f"{_wall(reached['wall_s'])}, {_steps(reached['env_step'])} steps"
+    best = reached["best"]
+    return "not reached" + ("" if best is None else f" (best {best:.0f})")
+
+
+def _target_header(target: float | None) -> tuple[str, str]:
+    """The `--target` column's header and separator (empty without a target)."""
+    if target is None:
+        return "", ""
+    return f" time to eval return {target:g} (mean over seeds) |", "---|"
+
+
+def results_table(summaries: list[dict[str, Any]], target: float | None = None) -> str:
+    """Seed 000's Table 1 format: one row per run, ordered by task. Rows of different sweep
+    variants get a variant column, or they would read as identical runs."""
     rows = sorted(
         summaries,
         key=lambda s: (TASK_ORDER.index(s["env"]) if s["env"] in TASK_ORDER else 99, s["label"]),
     )
+    variants = len({s.get("variant") for s in rows}) > 1
+    extra_head, extra_rule = _target_header(target)
     lines = [
-        "| task | Gymnasium return, mean ± std over seeds | seeds | env steps per seed "
-        "| wall-clock (device) | seed 000 (mean test / final) | best published DDPG at 1M |",
-        "|---|---|---|---|---|---|---|",
+        f"| task |{' variant |' if variants else ''} Gymnasium return, mean ± std over seeds "
+        "| seeds | env steps per seed | wall-clock (device) | seed 000 (mean test / final) "
+        f"| best published DDPG at 1M |{extra_head}",
+        f"|---|{'---|' if variants else ''}---|---|---|---|---|---|{extra_rule}",
     ]
     for s in rows:
         test, final = SEED000.get(s["env"], ("?", "?"))
+        variant = f" {s.get('variant') or '—'} |" if variants else ""
         lines.append(
-            f"| {_gym_id(s['env'])} | {_gym_cell(s['evaluation'])} | {s['num_seeds']} "
+            f"| {_gym_id(s['env'])} |{variant} {_gym_cell(s['evaluation'])} | {s['num_seeds']} "
             f"| {_steps(s['env_steps'])} | {_wall(s['wall_s'])} ({s['where']}) "
             f"| {test} / {final} | {BEST_PUBLISHED_DDPG_1M.get(s['env'], '?')} |"
+            + (f" {_target_cell(s)} |" if target is not None else "")
         )
     return "\n".join(lines)
 
 
-def study_table(summaries: list[dict[str, Any]]) -> str:
-    """One row per variant: Gymnasium score and the training loop's eval curve."""
+def study_table(summaries: list[dict[str, Any]], target: float | None = None) -> str:
+    """One row per variant: Gymnasium score and the training loop's eval curve. The last
+    training eval names its env step when the run went on after it."""
+    extra_head, extra_rule = _target_header(target)
     lines = [
         "| variant | Gymnasium return, mean ± std over seeds | training eval at the end "
         "| best training eval (mean of per-seed best) | mean training eval over the run "
-        "| seeds | env steps per seed |",
-        "|---|---|---|---|---|---|---|",
+        f"| seeds | env steps per seed |{extra_head}",
+        f"|---|---|---|---|---|---|---|{extra_rule}",
     ]
     for s in summaries:
         evaluation = s["evaluation"]
         gym = "—" if evaluation is None else _pm(evaluation["gym_mean"], evaluation["gym_std"])
         final = _pm(s["eval_final_mean"], s["eval_final_std"]) if "eval_final_mean" in s else "—"
+        if s.get("eval_final_step", s["env_steps"]) != s["env_steps"]:
+            final += f" (at {_steps(s['eval_final_step'])})"
         best = f"{s['eval_best_mean']:.0f}" if "eval_best_mean" in s else "—"
         curve = f"{s['eval_curve_mean']:.0f}" if "eval_curve_mean" in s else "—"
         lines.append(
             f"| {s['label']} | {gym} | {final} | {best} | {curve} | {s['num_seeds']} "
             f"| {_steps(s['env_steps'])} |"
+            + (f" {_target_cell(s)} |" if target is not None else "")
         )
     return "\n".join(lines)
 
@@ -254,6 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--study", action="store_true", help="one row per sweep variant instead of per task"
     )
     parser.add_argument(
+        "--target",
+        type=float,
+        metavar="R",
+        help="add a column: wall-clock and env steps at which the training eval return, "
+        "averaged over seeds, first reached R",
+    )
+    parser.add_argument(
         "--export",
         metavar="DIR",
         help="also copy each run's config.yaml, metrics.csv and evaluations/ under DIR",
@@ -268,11 +350,14 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     run_dirs = find_run_dirs(args.paths)
-    summaries = [summarize(p) for p in run_dirs]
+    if args.target is not None and not np.isfinite(args.target):
+        raise UsageError(f"--target must be a finite number, got {args.target}")
+    summaries = [summarize(p, args.target) for p in run_dirs]
     if args.export:
         for copy in export_records(run_dirs, pathlib.Path(args.export)):
             say(f"exported {copy}")
-    print(study_table(summaries) if args.study else results_table(summaries))
+    table = study_table if args.study else results_table
+    print(table(summaries, args.target))
     return 0
 
 

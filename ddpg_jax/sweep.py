@@ -29,7 +29,7 @@ from typing import Any
 
 from ddpg_jax.cli import UsageError
 from ddpg_jax.cli import run as run_cli
-from ddpg_jax.config import Config, ConfigError
+from ddpg_jax.config import Config, ConfigError, field_names
 from ddpg_jax.hyperparams import TRACEABLE
 
 DESCRIPTION = (
@@ -40,16 +40,16 @@ DESCRIPTION = (
 
 
 @dataclasses.dataclass(frozen=True)
-class Variant:
+class GridPoint:
     name: str  # "<field>=<value>[,...]", its run dir's name and plot label
     values: dict[str, Any]  # field -> value
     cfg: Config  # the base config with `values` applied
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ddpg_jax import train
+    from ddpg_jax import settings
 
-    parser = train.build_parser(prog="python -m ddpg_jax.sweep", description=DESCRIPTION)
+    parser = settings.build_parser(prog="python -m ddpg_jax.sweep", description=DESCRIPTION)
     parser.add_argument(
         "--grid",
         action="append",
@@ -76,6 +76,11 @@ def parse_grid(specs: list[str]) -> list[tuple[str, list[Any]]]:
     for spec in specs:
         field, sep, text = spec.partition("=")
         field = field.strip().lstrip("-")
+        if field not in field_names():
+            raise UsageError(
+                f"--grid {spec!r}: unknown field {field or '(none)'!r}; traceable Config fields: "
+                f"{', '.join(TRACEABLE)}"
+            )
         if field not in TRACEABLE:
             raise UsageError(
                 f"--grid {spec!r}: {field or '(no field)'!r} cannot be swept in one process; "
@@ -113,7 +118,7 @@ def format_value(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def variants(cfg: Config, grid: list[tuple[str, list[Any]]]) -> list[Variant]:
+def variants(cfg: Config, grid: list[tuple[str, list[Any]]]) -> list[GridPoint]:
     """The product of the grid over `cfg`, in the order given (the last field varies fastest)."""
     fields = [f for f, _ in grid]
     result = []
@@ -121,7 +126,7 @@ def variants(cfg: Config, grid: list[tuple[str, list[Any]]]) -> list[Variant]:
         values = dict(zip(fields, combo, strict=True))
         name = ",".join(f"{f}={format_value(v)}" for f, v in values.items())
         try:
-            result.append(Variant(name, values, cfg.replace(**values)))
+            result.append(GridPoint(name, values, cfg.replace(**values)))
         except ConfigError as e:
             raise UsageError(f"variant {name}: {e}") from None
     return result
@@ -132,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    from ddpg_jax import hyperparams, run_dir, train
+    import contextlib
+
+    from ddpg_jax import hyperparams, run_dir, settings, train
     from ddpg_jax.checkpoint import CheckpointError
     from ddpg_jax.run_dir import RunDirError
 
@@ -143,8 +150,12 @@ def _main(argv: list[str] | None) -> int:
             "--resume <out>/<variant>"
         )
     grid = parse_grid(args.grid)
-    settings = argparse.Namespace(**{k: v for k, v in vars(args).items() if k != "grid"})
-    cfg, run = train.resolve_settings(settings, train.default_device_kind())
+    namespace = argparse.Namespace(**{k: v for k, v in vars(args).items() if k != "grid"})
+    resolved = settings.resolve(namespace, settings.default_device_kind())
+    if args.print_config:
+        print(settings.describe(resolved))
+        return 0
+    cfg, run = resolved.cfg, train.fix_intervals(resolved.cfg, resolved.run)
     fields = [f for f, _ in grid]
     overridden = sorted(f for f in fields if getattr(args, f) is not None)
     if overridden:
@@ -152,18 +163,26 @@ def _main(argv: list[str] | None) -> int:
             f"--{overridden[0]} is also in a --grid; give its values in the --grid only"
         )
     swept = variants(cfg, grid)
+    env = train.make_env(run)
+    train.check_memory(cfg.replace(num_seeds=cfg.num_seeds * len(swept)), env, run)
     try:
         root = _create_root(args.out, run.env)
         directories = [run_dir.create(root / v.name, run.env) for v in swept]
     except (RunDirError, CheckpointError) as e:
         raise UsageError(str(e)) from None
     extra = {**train.run_metadata(run), "sweep_grid": dict(grid)}
-    outputs = []
+    targets = []
     for v, directory in zip(swept, directories, strict=True):
         run_dir.save_config(directory, v.cfg, {**extra, "variant": v.name})
         hp = hyperparams.hyperparams(v.cfg, fields)
-        outputs.append(train.Output(directory, v.cfg, label=v.name, hp=hp))
-    return train.host_loop(cfg, run, outputs)
+        targets.append(train.Variant(directory, v.cfg, label=v.name, hp=hp))
+    with contextlib.ExitStack() as locks:
+        try:
+            for directory in directories:
+                locks.enter_context(run_dir.lock(directory))
+        except RunDirError as e:
+            raise UsageError(str(e)) from None
+        return train.host_loop(cfg, run, targets, env=env)
 
 
 def _create_root(out: str | None, env: str) -> pathlib.Path:

@@ -1,282 +1,38 @@
-"""Command line: train DDPG on an MJX task, many envs and vmapped seeds in one process.
+"""Command line: train DDPG on a Gymnasium v5 MuJoCo task, many envs and vmapped seeds in one
+process.
 
     python -m ddpg_jax.train --env=hopper --num_envs=2048 --num_seeds=5
 
-Settings are layered: `Config` defaults < the task preset `configs/<env>.yaml` (its `cpu:` or
-`gpu:` section by the default JAX device) < `--config FILE` < command-line flags. Bad input
-prints one line and exits 2. The host loop between jitted chunks logs, evaluates and
-checkpoints; Ctrl-C saves a checkpoint before exiting.
+Settings (`ddpg_jax.settings`) are layered: `Config` defaults < the task preset (its `cpu:` or
+`gpu:` section by the default JAX device) < `--config FILE` < flags; `--print_config` shows the
+result and where each value came from. Bad input prints one line and exits 2.
+
+The host loop runs jitted chunks and, between them, checks finiteness, evaluates, logs and
+checkpoints. A run dir is locked while a run uses it. Ctrl-C (or SIGTERM) is answered at once and
+honoured at the end of the running chunk, which is then checkpointed; a second Ctrl-C stops at
+once. `--max_minutes` stops the same way at a wall-clock budget.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import os
-import pathlib
+import signal
 import sys
 import time
-import typing
 from typing import Any
 
-import yaml
-
-from ddpg_jax.cli import Parser, UsageError, parse_bool
+from ddpg_jax import settings
+from ddpg_jax.cli import EXIT_USAGE, UsageError, enable_compilation_cache
 from ddpg_jax.cli import run as run_cli
 from ddpg_jax.cli import say as _print
-from ddpg_jax.config import Config, ConfigError, field_docs
+from ddpg_jax.config import Config, ConfigError
+from ddpg_jax.schedule import Schedule
+from ddpg_jax.settings import RunOptions
 
-CONFIGS_DIR = pathlib.Path(__file__).resolve().parent.parent / "configs"
-DEFAULT_ENV = "inverted_pendulum"
 EXIT_NON_FINITE = 3
 EXIT_INTERRUPTED = 130
-
-
-@dataclasses.dataclass(frozen=True)
-class RunOptions:
-    """How a run is driven by the host (not part of the algorithm's `Config`)."""
-
-    env: str = DEFAULT_ENV
-    """Task: a name (ant, halfcheetah, hopper, inverted_double_pendulum, inverted_pendulum,
-    walker2d) or its Gymnasium id (Hopper-v5)."""
-    seed: int = 0
-    """Base seed; seed i of the vmapped seeds uses jax.random.key(seed) split num_seeds ways."""
-    episode_length: int = 1000
-    """Time limit in env steps (Gymnasium v5's max_episode_steps)."""
-    log_every: int = 0
-    """Env steps per seed between log lines; one jitted chunk each. 0: about 1/50 of the run."""
-    eval_every: int = 0
-    """Env steps per seed between noise-free evaluations. 0: about 1/10 of the run."""
-    eval_episodes: int = 10
-    """Evaluation episodes per seed (run in parallel on separate MJX envs)."""
-    checkpoint_every: int = 0
-    """Env steps per seed between checkpoints (and one at the end). 0: with each evaluation."""
-    keep_checkpoints: int = 3
-    """Keep the last K checkpoints (plus the best by eval return)."""
-    save_buffer: bool = False
-    """Store the replay buffer in checkpoints (needed for a resume identical to an
-    uninterrupted run; large)."""
-    backend: str = "auto"
-    """Physics: mjx (MJX, for GPUs), mujoco (C MuJoCo through a callback, fast on CPUs), or
-    auto (mjx on a GPU, else mujoco)."""
-    impl: str = "jax"
-    """MJX implementation: jax, or warp (NVIDIA GPUs with warp-lang)."""
-
-
-def _add_fields(group: Any, cls: type, docs: dict[str, str]) -> None:
-    hints = typing.get_type_hints(cls)
-    for field in dataclasses.fields(cls):
-        hint = hints[field.name]
-        kwargs: dict[str, Any] = {
-            "default": None,
-            "help": f"{docs.get(field.name, '')} (default: {field.default})",
-        }
-        if typing.get_origin(hint) is typing.Literal:
-            kwargs["choices"] = typing.get_args(hint)
-        elif hint is bool:
-            kwargs["type"], kwargs["metavar"] = parse_bool, "{true,false}"
-        else:
-            kwargs["type"] = hint
-        group.add_argument(f"--{field.name}", **kwargs)
-
-
-def build_parser(
-    prog: str = "python -m ddpg_jax.train",
-    description: str = "Train DDPG on a Gymnasium v5 MuJoCo task in MJX: many envs and vmapped "
-    "seeds in one process. Flags override --config, which overrides the task preset "
-    "configs/<env>.yaml.",
-) -> argparse.ArgumentParser:
-    """The train CLI's parser (`ddpg_jax.sweep` extends it, with its own prog and text)."""
-    parser = Parser(prog=prog, description=description)
-    files = parser.add_argument_group("files")
-    files.add_argument(
-        "--config",
-        metavar="FILE",
-        help="YAML file with Config fields (and run options), applied over the task preset",
-    )
-    files.add_argument(
-        "--out", metavar="DIR", help="run directory (default: runs/<env>-<date-time>)"
-    )
-    files.add_argument(
-        "--resume",
-        metavar="DIR",
-        help="continue the run in DIR from its latest "
-        "checkpoint (its config.yaml is used; --total_steps may extend it)",
-    )
-    _add_fields(parser.add_argument_group("run"), RunOptions, field_docs(RunOptions))
-    _add_fields(parser.add_argument_group("algorithm (Config)"), Config, field_docs())
-    return parser
-
-
-def default_device_kind() -> str:
-    import jax
-
-    return "gpu" if jax.default_backend() in ("gpu", "cuda", "rocm") else "cpu"
-
-
-def load_preset(env: str, device_kind: str) -> dict[str, Any]:
-    """The preset's shared keys merged with its `cpu:` or `gpu:` section."""
-    path = CONFIGS_DIR / f"{env}.yaml"
-    if not path.is_file():
-        return {}
-    return _resolve_sections(_read_yaml(path), device_kind, str(path))
-
-
-def _read_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    try:
-        with open(path) as f:
-            doc = yaml.safe_load(f)
-    except FileNotFoundError:
-        raise UsageError(f"config file {path} does not exist") from None
-    except (OSError, yaml.YAMLError) as e:
-        raise UsageError(f"cannot read config file {path}: {str(e).splitlines()[0]}") from None
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise UsageError(f"config file {path} must hold a mapping of field: value")
-    return doc
-
-
-def _resolve_sections(doc: dict[str, Any], device_kind: str, origin: str) -> dict[str, Any]:
-    merged = {k: v for k, v in doc.items() if k not in ("cpu", "gpu")}
-    section = doc.get(device_kind) or {}
-    if not isinstance(section, dict):
-        raise UsageError(f"{origin}: section {device_kind!r} must be a mapping")
-    merged.update(section)
-    return merged
-
-
-def resolve_settings(args: argparse.Namespace, device_kind: str) -> tuple[Config, RunOptions]:
-    """Layer defaults, preset, --config and flags into a validated Config and RunOptions."""
-    import envs
-
-    from_file = (
-        _resolve_sections(_read_yaml(args.config), device_kind, args.config) if args.config else {}
-    )
-    flags = {
-        k: v
-        for k, v in vars(args).items()
-        if v is not None and k not in ("config", "out", "resume")
-    }
-    env_name = flags.get("env") or from_file.get("env") or DEFAULT_ENV
-    try:
-        env_name = envs.canonical_name(str(env_name))
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    settings = {**load_preset(env_name, device_kind), **from_file, **flags, "env": env_name}
-    config_fields = {f.name for f in dataclasses.fields(Config)}
-    run_fields = {f.name for f in dataclasses.fields(RunOptions)}
-    unknown = sorted(set(settings) - config_fields - run_fields)
-    if unknown:
-        raise UsageError(
-            f"unknown setting(s) {', '.join(unknown)}; valid: "
-            f"{', '.join(sorted(config_fields | run_fields))}"
-        )
-    try:
-        cfg = Config.from_dict({k: v for k, v in settings.items() if k in config_fields})
-    except ConfigError as e:
-        raise UsageError(str(e)) from None
-    run = RunOptions(**{k: v for k, v in settings.items() if k in run_fields})
-    _check_run_options(run, cfg)
-    return cfg, run
-
-
-def _check_run_options(run: RunOptions, cfg: Config) -> None:
-    positive = ("episode_length", "eval_episodes", "keep_checkpoints")
-    for name in positive:
-        if getattr(run, name) < 1:
-            raise UsageError(f"--{name}={getattr(run, name)} is invalid: must be >= 1")
-    for name in ("log_every", "eval_every", "checkpoint_every"):
-        if getattr(run, name) < 0:
-            raise UsageError(
-                f"--{name}={getattr(run, name)} is invalid: must be >= 0 (0 picks a default)"
-            )
-    if run.backend not in ("auto", "mjx", "mujoco"):
-        raise UsageError(
-            f"--backend={run.backend!r} is invalid: must be one of 'auto', 'mjx', 'mujoco'"
-        )
-    if run.impl not in ("jax", "warp"):
-        raise UsageError(f"--impl={run.impl!r} is invalid: must be one of 'jax', 'warp'")
-
-
-@dataclasses.dataclass(frozen=True)
-class Schedule:
-    """Chunk size and intervals, all in env steps per seed (multiples of a chunk)."""
-
-    chunk_iterations: int
-    chunk_env_steps: int
-    eval_every: int
-    checkpoint_every: int
-    total_iterations: int
-
-
-def make_schedule(cfg: Config, run: RunOptions) -> Schedule:
-    total_iterations = math.ceil(cfg.total_steps / cfg.num_envs)
-    log_every = run.log_every or max(1, cfg.total_steps // 50)
-    chunk_iterations = max(1, min(total_iterations, round(log_every / cfg.num_envs)))
-    chunk = chunk_iterations * cfg.num_envs
-
-    def in_chunks(every: int, fallback: int) -> int:
-        steps = every or fallback
-        return max(1, round(steps / chunk)) * chunk
-
-    eval_every = in_chunks(run.eval_every, max(1, cfg.total_steps // 10))
-    return Schedule(
-        chunk_iterations=chunk_iterations,
-        chunk_env_steps=chunk,
-        eval_every=eval_every,
-        checkpoint_every=in_chunks(run.checkpoint_every, eval_every),
-        total_iterations=total_iterations,
-    )
-
-
-def estimate_memory_bytes(cfg: Config, env: Any, run: RunOptions) -> dict[str, int]:
-    """Rough device memory of one run: buffers, env states and networks for all seeds."""
-    import jax
-    import numpy as np
-
-    obs, act = env.observation_size, env.action_size
-    buffer = cfg.buffer_size * (2 * obs + act + 2) * 4
-    state = jax.eval_shape(env.reset, jax.random.key(0))
-    env_bytes = sum(int(np.prod(x.shape)) * x.dtype.itemsize for x in jax.tree.leaves(state))
-    # The training scan holds a few copies of the env state (before/after step, auto-reset).
-    envs_total = env_bytes * (cfg.num_envs * 4 + run.eval_episodes * 2)
-    h = cfg.hidden_dim
-    actor = obs * h + h * h + h * act + 2 * h + act
-    critic = (obs * h + (h + act) * h + h + 2 * h + 1) * (2 if cfg.twin_critics else 1)
-    # params, targets, two Adam moments, gradients; activations of a batch.
-    networks = (actor + critic) * 5 * 4 + cfg.batch_size * (4 * h + obs + act) * 4 * 3
-    per_seed = {"replay buffer": buffer, "envs": envs_total, "networks": networks}
-    return {k: v * cfg.num_seeds for k, v in per_seed.items()}
-
-
-def device_memory_bytes() -> int | None:
-    import jax
-
-    device = jax.devices()[0]
-    try:
-        stats = device.memory_stats()
-    except Exception:  # noqa: BLE001 - not every backend reports memory
-        stats = None
-    if stats and stats.get("bytes_limit"):
-        return int(stats["bytes_limit"])
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def check_memory(cfg: Config, env: Any, run: RunOptions) -> None:
-    estimate = estimate_memory_bytes(cfg, env, run)
-    available = device_memory_bytes()
-    total = sum(estimate.values())
-    if available is not None and total > 0.9 * available:
-        parts = ", ".join(f"{k} {v / 2**30:.1f} GiB" for k, v in estimate.items())
-        raise UsageError(
-            f"this run needs about {total / 2**30:.1f} GiB ({parts}) but the device has "
-            f"{available / 2**30:.1f} GiB; lower --buffer_size, --num_envs or --num_seeds"
-        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,22 +40,66 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
     from ddpg_jax import run_dir
     from ddpg_jax.checkpoint import CheckpointError
     from ddpg_jax.run_dir import RunDirError
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    device_kind = settings.default_device_kind()
+    shown = settings.help_defaults(argv, device_kind) if _wants_help(argv) else None
+    args = settings.build_parser(shown=shown).parse_args(argv)
     try:
         if args.resume:
             return _resume(args)
-        device_kind = default_device_kind()
-        cfg, run = resolve_settings(args, device_kind)
+        resolved = settings.resolve(args, device_kind)
+        if args.print_config:
+            print(settings.describe(resolved))
+            return 0
+        cfg, run = resolved.cfg, fix_intervals(resolved.cfg, resolved.run)
+        env = make_env(run)
+        check_memory(cfg, env, run)  # before anything is written
         directory = run_dir.create(args.out, run.env)
     except (RunDirError, CheckpointError) as e:
         raise UsageError(str(e)) from None
-    extra = run_metadata(run)
-    run_dir.save_config(directory, cfg, extra)
-    return train(cfg, run, directory, resume=False)
+    run_dir.save_config(directory, cfg, run_metadata(run))
+    return train(cfg, run, directory, resume=False, env=env)
+
+
+def _wants_help(argv: list[str]) -> bool:
+    return any(a in ("-h", "--help") for a in argv)
+
+
+def fix_intervals(cfg: Config, run: RunOptions) -> RunOptions:
+    """The run options with 0 intervals replaced by the values they resolve to for this total,
+    so that config.yaml keeps the grid and a resume with another total stays on it."""
+    from ddpg_jax.schedule import resolve_intervals
+
+    log_every, eval_every, checkpoint_every = resolve_intervals(
+        cfg.total_steps, run.log_every, run.eval_every, run.checkpoint_every
+    )
+    return dataclasses.replace(
+        run, log_every=log_every, eval_every=eval_every, checkpoint_every=checkpoint_every
+    )
+
+
+def schedule_of(cfg: Config, run: RunOptions) -> Schedule:
+    from ddpg_jax.schedule import make_schedule
+
+    run = fix_intervals(cfg, run)
+    return make_schedule(cfg, run.log_every, run.eval_every, run.checkpoint_every)
+
+
+def make_env(run: RunOptions) -> Any:
+    import envs
+
+    backend = envs.resolve_backend(run.backend)
+    return envs.make(run.env, backend=backend, **({"impl": run.impl} if backend == "mjx" else {}))
+
+
+def check_memory(cfg: Config, env: Any, run: RunOptions) -> None:
+    from ddpg_jax import memory
+
+    memory.check(cfg, env, run.eval_episodes)
 
 
 def run_metadata(run: RunOptions) -> dict[str, Any]:
@@ -309,321 +109,557 @@ def run_metadata(run: RunOptions) -> dict[str, Any]:
 
     import jax
 
+    import envs
+
     device = jax.devices()[0]
     return {
         "env": run.env,
-        "backend": envs_backend(run.backend),
-        "run": dataclasses.asdict(run),
+        "backend": envs.resolve_backend(run.backend),
+        "run": dataclasses.asdict(dataclasses.replace(run, max_minutes=0.0)),
         "device": f"{jax.default_backend()}: {len(jax.devices())} x {device.device_kind}",
         "cpu_count": os.cpu_count(),
         "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
 
-def envs_backend(choice: str) -> str:
-    """The physics backend `choice` ("auto", "mjx", "mujoco") resolves to on this machine."""
-    from envs.base import resolve_backend
-
-    return resolve_backend(choice)
+RESUME_OVERRIDES = ("total_steps", "max_minutes")
 
 
 def _resume(args: argparse.Namespace) -> int:
+    import envs
     from ddpg_jax import run_dir
 
-    directory = run_dir.open_existing(args.resume)
-    cfg, extra = run_dir.load_config(directory)
-    saved = {**extra.get("run", {}), "env": extra["env"]}
-    if extra.get("backend"):  # the resolved physics: its env state is what the checkpoint holds
-        saved["backend"] = extra["backend"]
-    run = RunOptions(**saved)
+    if args.out or args.config or args.print_config:
+        given = [f for f in ("out", "config", "print_config") if getattr(args, f)]
+        raise UsageError(
+            f"--resume continues DIR with its own config.yaml; "
+            f"{', '.join('--' + f for f in given)} cannot be given with it"
+        )
     overrides = {
         k: v
         for k, v in vars(args).items()
-        if v is not None and k not in ("resume", "config", "out")
+        if v is not None and k not in ("resume", *settings.NOT_SETTINGS)
     }
-    if set(overrides) - {"total_steps"}:
+    refused = sorted(set(overrides) - set(RESUME_OVERRIDES))
+    if refused:
         raise UsageError(
-            f"--resume continues the saved config; only --total_steps may change "
-            f"(got {', '.join('--' + k for k in sorted(overrides))})"
+            f"--resume continues the saved config; only --total_steps and --max_minutes may be "
+            f"given with it (got {', '.join('--' + k for k in refused)})"
         )
+    directory = run_dir.open_existing(args.resume)
+    cfg, extra = run_dir.load_config(directory)
+    try:
+        env_name = envs.canonical_name(str(extra.get("env")))
+    except ValueError as e:
+        raise UsageError(f"{directory.config_path}: {e}") from None
+    saved = {**extra.get("run", {}), "env": env_name, "max_minutes": 0.0}
+    if extra.get("backend"):  # the resolved physics: its env state is what the checkpoint holds
+        saved["backend"] = extra["backend"]
+    try:
+        run = RunOptions(**{k: v for k, v in saved.items() if k in settings.RUN_FIELDS})
+    except TypeError as e:
+        raise UsageError(f"{directory.config_path}: {e}") from None
+    settings.check_run_options(run)
+    # Intervals fixed by the saved total (runs made before they were saved resolved): a
+    # resume with another total keeps the grid.
+    run = fix_intervals(cfg, run)
+    if "max_minutes" in overrides:
+        run = dataclasses.replace(run, max_minutes=overrides["max_minutes"])
+        settings.check_run_options(run)
+    new_total = None
     if "total_steps" in overrides:
         try:
-            cfg = cfg.replace(total_steps=overrides["total_steps"])
+            new_total = cfg.replace(total_steps=overrides["total_steps"]).total_steps
         except ConfigError as e:
             raise UsageError(str(e)) from None
-        run_dir.save_config(directory, cfg, extra)
-    return train(cfg, run, directory, resume=True)
+    return train(cfg, run, directory, resume=True, new_total=new_total, extra=extra)
 
 
 @dataclasses.dataclass(frozen=True)
-class Output:
-    """A run dir fed by one block of `cfg.num_seeds` consecutive lanes of the vmapped axis.
+class Variant:
+    """A run dir fed by one block of `cfg.num_seeds` consecutive seeds of the vmapped axis.
 
-    A plain run has one output; a sweep (`ddpg_jax.sweep`) one per variant, each with its
-    traced hyperparameters. Every block uses the same seed keys, so variants differ only by
+    A plain run has one variant; a sweep (`ddpg_jax.sweep`) one per grid point, each with its
+    traced hyperparameters. Every variant uses the same seed keys, so variants differ only by
     their hyperparameters.
     """
 
     directory: Any  # run_dir.RunDir
     cfg: Config
-    """The output's own config (as in its config.yaml; stored in checkpoint meta)."""
+    """The variant's own config (as in its config.yaml; stored in checkpoint meta)."""
     label: str = ""
     """Names a sweep's variant in messages ("" for a plain run)."""
     hp: Any = None
     """`hyperparams.Hyperparams` of a sweep's variant; None for a plain run (nothing traced)."""
 
 
-def train(cfg: Config, run: RunOptions, directory: Any, resume: bool) -> int:
-    """The host loop: compile, then chunks of training with logging, eval and checkpoints."""
-    return host_loop(cfg, run, [Output(directory, cfg)], resume=resume)
+def train(
+    cfg: Config,
+    run: RunOptions,
+    directory: Any,
+    resume: bool,
+    env: Any = None,
+    new_total: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> int:
+    """One run dir: lock it, then the host loop (resuming from its newest good checkpoint)."""
+    from ddpg_jax import run_dir
+    from ddpg_jax.run_dir import RunDirError
+
+    try:
+        lock = run_dir.lock(directory)
+    except RunDirError as e:
+        raise UsageError(str(e)) from None
+    with lock:
+        if lock.note:
+            _print(f"note: {lock.note}")
+        if new_total is not None:
+            cfg = _extend_total(cfg, directory, new_total, extra or {})
+        return host_loop(cfg, run, [Variant(directory, cfg)], resume=resume, env=env)
 
 
-def host_loop(cfg: Config, run: RunOptions, outputs: list[Output], resume: bool = False) -> int:
-    """Train every output in one process: one compiled chunk over `len(outputs) *
-    cfg.num_seeds` vmapped lanes (lane `v * num_seeds + s` is seed s of output v), with
-    logging, evaluation and checkpoints into each output's run dir.
+def _extend_total(cfg: Config, directory: Any, new_total: int, extra: dict[str, Any]) -> Config:
+    """A resumed run's new total, refused below the step it resumes from."""
+    from ddpg_jax import run_dir
+    from ddpg_jax.checkpoint import CheckpointStore
 
-    `cfg` is the static config all outputs share (their traced fields aside). Resuming works
-    for a single output. An output whose seeds go non-finite stops being logged and saved; the
-    run stops (exit 3) when none is left, else it finishes the others and exits 3.
-    """
-    import jax
-    import numpy as np
-
-    import envs
-    from ddpg_jax import hyperparams, loop
-    from ddpg_jax.checkpoint import CheckpointError, CheckpointStore, Policy
-    from ddpg_jax.metrics_log import MetricsLogger
-
-    if resume and len(outputs) != 1:
-        raise ValueError("resuming works for a single output")
-    seeds, num_outputs = cfg.num_seeds, len(outputs)
-    lanes = seeds * num_outputs
-    lane_cfg = cfg.replace(num_seeds=lanes)
-    stores = [CheckpointStore(o.directory, keep_last=run.keep_checkpoints) for o in outputs]
-    resume_step = stores[0].latest_step() if resume else None
-    if resume and resume_step is None:
-        stores[0].close()
+    store = CheckpointStore(directory, read_only=True, async_save=False)
+    try:
+        latest = store.latest_step()
+    finally:
+        store.close()
+    if latest is not None and new_total <= latest:
         raise UsageError(
-            f"{outputs[0].directory} has no checkpoint to resume from; start a new run"
+            f"--total_steps={new_total} is invalid: the run in {directory} is already at env step "
+            f"{latest}; give a larger total to continue it"
         )
-    jax.config.update("jax_default_matmul_precision", "float32")
-    enable_compilation_cache()
-    backend = envs_backend(run.backend)
-    env = envs.make(run.env, backend=backend, **({"impl": run.impl} if backend == "mjx" else {}))
-    check_memory(lane_cfg, env, run)
-    schedule = make_schedule(cfg, run)
-    trainer = loop.make_train(
-        cfg, env, schedule.chunk_iterations, run.episode_length, run.eval_episodes
-    )
-    where = outputs[0].directory if num_outputs == 1 else outputs[0].directory.root.parent
-    _print(
-        f"ddpg-jax: {env.gym_id}, physics {backend} (--backend={run.backend}), learner on "
-        f"{jax.default_backend()} ({jax.devices()[0].device_kind}),"
-        f"{f' {num_outputs} variants x' if num_outputs > 1 else ''}"
-        f" {cfg.num_seeds} seed(s) x {cfg.num_envs} env(s), {cfg.total_steps} env steps per "
-        f"seed, run dir{'s under' if num_outputs > 1 else ''} {where}"
-    )
+    cfg = cfg.replace(total_steps=new_total)
+    run_dir.save_config(directory, cfg, extra)
+    return cfg
 
-    def lane_keys(key: jax.Array) -> jax.Array:
-        """`num_seeds` keys split from `key`, repeated for every output."""
-        keys = jax.random.split(key, seeds)
-        return keys if num_outputs == 1 else keys[np.tile(np.arange(seeds), num_outputs)]
 
-    def block(tree: Any, v: int) -> Any:
-        """Output v's lanes of a tree with a leading lane axis."""
-        if num_outputs == 1:
+class Interrupts:
+    """SIGINT and SIGTERM while training: the first is answered at once and honoured at the end
+    of the running chunk (which is then checkpointed); a second one stops at once."""
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> Interrupts:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signal.Signals(signum).name
+        _print(
+            f"\n{self.received} received: stopping at the end of the running chunk and saving "
+            "a checkpoint there (send it again to stop at once, keeping only the last "
+            "checkpoint)"
+        )
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + signal.Signals[self.received].value if self.received else 0
+
+
+def _wait(tree: Any) -> Any:
+    """Block until every array in `tree` is computed, in short sleeps, so that a signal handler
+    runs within a fraction of a second even while a long chunk computes."""
+    import jax
+
+    for leaf in jax.tree.leaves(tree):
+        is_ready = getattr(leaf, "is_ready", None)
+        while is_ready is not None and not is_ready():
+            time.sleep(0.05)
+    return tree
+
+
+class HostLoop:
+    """Trains every variant in one process: one compiled chunk over `len(variants) *
+    cfg.num_seeds` vmapped seeds (seed `v * num_seeds + s` is seed s of variant v).
+
+    `run()` reads as the steps of the loop: restore or init, then per chunk: run it, check
+    finiteness, evaluate/log/save, and stop on the total, the time budget or an interrupt.
+    A variant whose seeds go non-finite stops being logged and saved; the run stops (exit 3)
+    when none is left, else it finishes the others and exits 3. Resuming works for one variant.
+    """
+
+    def __init__(self, cfg: Config, run: RunOptions, variants: list[Variant], env: Any = None):
+        import jax
+
+        import envs
+        from ddpg_jax import loop
+        from ddpg_jax.checkpoint import CheckpointStore
+
+        self.cfg, self.opts, self.variants = cfg, run, variants
+        self.seeds_per_variant = cfg.num_seeds
+        self.num_seeds = cfg.num_seeds * len(variants)
+        jax.config.update("jax_default_matmul_precision", "float32")
+        enable_compilation_cache()
+        self.backend = envs.resolve_backend(run.backend)
+        self.env = env if env is not None else make_env(run)
+        check_memory(cfg.replace(num_seeds=self.num_seeds), self.env, run)
+        self.schedule = schedule_of(cfg, run)
+        self.trainer = loop.make_train(
+            cfg, self.env, self.schedule.chunk_iterations, run.episode_length, run.eval_episodes
+        )
+        self.stores = [
+            CheckpointStore(v.directory, keep_last=run.keep_checkpoints) for v in variants
+        ]
+        self.init_root, self.eval_root = run_keys(run.seed)
+        self.active = list(range(len(variants)))
+        self.latest_eval: dict[str, Any] = {}
+        self.loggers: list[Any] = []
+        self.carry: Any = None
+        self.iteration = 0
+        self.warmup_end = self.trainer.warmup_iterations
+
+    # --- keys and blocks of the vmapped axis --------------------------------------------
+
+    def seed_keys(self, key: Any) -> Any:
+        """`num_seeds` keys split from `key`, the same for every variant."""
+        import jax
+        import numpy as np
+
+        keys = jax.random.split(key, self.seeds_per_variant)
+        if len(self.variants) == 1:
+            return keys
+        return keys[np.tile(np.arange(self.seeds_per_variant), len(self.variants))]
+
+    def block(self, tree: Any, v: int) -> Any:
+        """Variant v's seeds of a tree with a leading seeds axis."""
+        import jax
+
+        if len(self.variants) == 1:
             return tree
-        return jax.tree.map(lambda x: x[v * seeds : (v + 1) * seeds], tree)
+        n = self.seeds_per_variant
+        return jax.tree.map(lambda x: x[v * n : (v + 1) * n], tree)
 
-    sharding = _seed_sharding(lanes)
-    seed_keys = lane_keys(jax.random.key(run.seed))
-    if all(o.hp is None for o in outputs):
-        carry = trainer.init_seeds(seed_keys)
-    else:
-        stacked = hyperparams.stack([o.hp for o in outputs])
-        carry = trainer.init_seeds(
-            seed_keys, jax.tree.map(lambda x: np.repeat(x, seeds, axis=0), stacked)
-        )
-    start_iteration = 0
-    if resume:
-        step = resume_step
-        target = loop.checkpoint_item(carry)
-        target = target if run.save_buffer else target.replace(buffer=None)
-        try:
-            restored = stores[0].restore_train(step, target)
-        except CheckpointError as e:
-            raise UsageError(str(e)) from None
-        restored = loop.from_checkpoint_item(restored, carry)
-        carry = restored if run.save_buffer else restored.replace(buffer=carry.buffer)
-        if not run.save_buffer:
-            _print(
-                "note: checkpoints hold no replay buffer (--save_buffer false); it refills "
-                "from empty, so the resumed run differs from an uninterrupted one"
+    # --- the steps ----------------------------------------------------------------------
+
+    def restore_or_init(self, resume: bool) -> None:
+        """A fresh carry, or the newest good checkpoint's (falling back past damaged ones)."""
+        import jax
+        import numpy as np
+
+        from ddpg_jax import hyperparams
+        from ddpg_jax.metrics_log import MetricsLogger
+
+        keys = self.seed_keys(self.init_root)
+        if all(v.hp is None for v in self.variants):
+            self.carry = self.trainer.init_seeds(keys)
+        else:
+            stacked = hyperparams.stack([v.hp for v in self.variants])
+            repeat = self.seeds_per_variant
+            self.carry = self.trainer.init_seeds(
+                keys, jax.tree.map(lambda x: np.repeat(x, repeat, axis=0), stacked)
             )
-        start_iteration = int(np.asarray(carry.iteration).reshape(-1)[0])
-        _print(f"resumed from env step {step}")
-    if sharding is not None:
-        carry = jax.device_put(carry, sharding)
+        resume_step = None
+        if resume:
+            resume_step = self._restore()
+            self.iteration = int(np.asarray(self.carry.iteration).reshape(-1)[0])
+            if not self.opts.save_buffer:
+                self.warmup_end = self.iteration + self.trainer.warmup_iterations
+                _print(
+                    "note: checkpoints hold no replay buffer (--save_buffer false): warm-up "
+                    f"restarts ({self.trainer.warmup_iterations * self.cfg.num_envs} env steps of "
+                    "random actions refill it), so the resumed run differs from an "
+                    "uninterrupted one"
+                )
+            _print(f"resumed from env step {resume_step}")
+        sharding = _seed_sharding(self.num_seeds)
+        if sharding is not None:
+            self.carry = jax.device_put(self.carry, sharding)
+        self.loggers = [MetricsLogger(v.directory, resume_step=resume_step) for v in self.variants]
 
-    loggers = [
-        MetricsLogger(o.directory, resume_step=start_iteration * cfg.num_envs if resume else None)
-        for o in outputs
-    ]
-    eval_key = jax.random.fold_in(jax.random.key(run.seed), 1)
-    progress = _Progress(cfg.total_steps, start_iteration * cfg.num_envs)
-    latest_eval: dict[str, np.ndarray] = {}
-    iteration = start_iteration
-    active = list(range(num_outputs))  # outputs still logged and saved (all seeds finite)
-    t_start = time.time()
+    def _restore(self) -> int:
+        from ddpg_jax import loop
+        from ddpg_jax.checkpoint import CheckpointError
 
-    def save(v: int, env_step: int, eval_returns: Any) -> None:
-        item = block(carry, v)
-        train_item = loop.checkpoint_item(item)  # no traced hp: a plain run's checkpoint
-        stores[v].save(
-            env_step,
-            Policy.from_train_state(item.train_state),
-            train_item if run.save_buffer else train_item.replace(buffer=None),
-            eval_returns=eval_returns,
-            meta={"env": run.env, "gym_id": env.gym_id, "config": outputs[v].cfg.to_dict()},
+        store = self.stores[0]
+        step, skipped = store.latest_good_step()
+        for bad, reason in skipped:
+            _print(f"warning: skipping the damaged checkpoint at env step {bad}: {reason}")
+        if step is None:
+            raise UsageError(
+                f"{self.variants[0].directory} has no "
+                f"{'good ' if skipped else ''}checkpoint to resume from; start a new run"
+            )
+        target = loop.checkpoint_item(self.carry)
+        target = target if self.opts.save_buffer else target.replace(buffer=None)
+        while True:
+            try:
+                restored = store.restore_train(step, target)
+                break
+            except CheckpointError as e:  # unreadable, e.g. an unverified (older) checkpoint
+                earlier = [s for s in store.all_steps() if s < step and store.verify(s) is None]
+                if not earlier:
+                    raise UsageError(str(e)) from None
+                _print(f"warning: skipping the unreadable checkpoint at env step {step}")
+                step = earlier[-1]
+        restored = loop.from_checkpoint_item(restored, self.carry)
+        self.carry = (
+            restored if self.opts.save_buffer else restored.replace(buffer=self.carry.buffer)
         )
+        return step
 
-    def evaluate(env_step: int) -> dict[str, np.ndarray]:
-        keys = lane_keys(jax.random.fold_in(eval_key, env_step))
-        result = jax.device_get(trainer.evaluate_seeds(carry.train_state, keys))
-        return {
+    def run_chunk(self) -> tuple[dict[str, Any], int]:
+        """The next chunk of every seed; returns its per-seed metrics (on the host) and its
+        length in vectorised steps."""
+        length = self.schedule.chunk_length(self.iteration)
+        self.carry, metrics = self.trainer.train_chunk_seeds(
+            self.carry, self.iteration, length, warmup_end=self.warmup_end
+        )
+        _wait(self.carry.iteration)
+        self.iteration += length
+        return metrics, length
+
+    def check_finite(self, env_step: int, metrics: dict[str, Any]) -> None:
+        """Stops logging and saving a variant whose seeds are no longer finite."""
+        from ddpg_jax import loop
+
+        bad = loop.non_finite_seeds(self.carry, metrics)
+        n = self.seeds_per_variant
+        for v in [v for v in self.active if any(v * n <= i < (v + 1) * n for i in bad)]:
+            kept = self.variants[v].directory.checkpoints_dir
+            if len(self.variants) == 1:
+                _print(
+                    f"error: non-finite loss or parameters at env step {env_step} in "
+                    f"seed(s) {bad}; stopped. The last good checkpoint is kept in {kept}"
+                )
+            else:
+                local = [i - v * n for i in bad if v * n <= i < (v + 1) * n]
+                _print(
+                    f"error: non-finite loss or parameters at env step {env_step} in "
+                    f"variant {self.variants[v].label} seed(s) {local}; that variant stopped. "
+                    f"Its last good checkpoint is kept in {kept}"
+                )
+            self.active.remove(v)
+
+    def evaluate_policies(self, env_step: int) -> dict[str, Any]:
+        """Noise-free returns of every seed's policy, mean and spread over its episodes."""
+        import jax
+
+        keys = self.seed_keys(jax.random.fold_in(self.eval_root, env_step))
+        result = jax.device_get(_wait(self.trainer.evaluate_seeds(self.carry.train_state, keys)))
+        self.latest_eval = {
             "eval_return": result["eval_returns"].mean(axis=1),
             "eval_return_std": result["eval_returns"].std(axis=1),
             "eval_length": result["eval_lengths"].mean(axis=1),
         }
+        return self.latest_eval
 
-    def log(env_step: int, row: dict[str, np.ndarray]) -> None:
-        for v in active:
-            loggers[v].log(env_step, block(row, v), time.time() - t_start)
+    def log(self, env_step: int, row: dict[str, Any], elapsed: float) -> None:
+        for v in self.active:
+            self.loggers[v].log(env_step, self.block(row, v), elapsed)
 
-    if not resume:  # the untrained policy, so every curve starts from its baseline
-        latest_eval = evaluate(0)
-        log(0, latest_eval)
-        progress.update(0, latest_eval["eval_return"], {})
+    def save(self, env_step: int, evaluated: bool) -> None:
+        from ddpg_jax import loop
+        from ddpg_jax.checkpoint import Policy
 
-    exit_code = 0
-    try:
-        while iteration < schedule.total_iterations:
-            t0 = time.time()
-            carry, metrics = trainer.train_chunk_seeds(carry)
-            metrics = jax.device_get(metrics)
-            iteration += schedule.chunk_iterations
-            env_step = iteration * cfg.num_envs
-            if iteration == start_iteration + schedule.chunk_iterations:
-                _print(
-                    f"first chunk (compile + {schedule.chunk_env_steps} env steps per seed) "
-                    f"took {time.time() - t0:.1f} s"
-                )
-            bad = loop.non_finite_seeds(carry, metrics)
-            for v in [v for v in active if any(v * seeds <= i < (v + 1) * seeds for i in bad)]:
-                kept = outputs[v].directory.checkpoints_dir
-                if num_outputs == 1:
-                    _print(
-                        f"error: non-finite loss or parameters at env step {env_step} in "
-                        f"seed(s) {bad}; stopped. The last good checkpoint is kept in {kept}"
-                    )
-                else:
-                    local = [i - v * seeds for i in bad if v * seeds <= i < (v + 1) * seeds]
-                    _print(
-                        f"error: non-finite loss or parameters at env step {env_step} in "
-                        f"variant {outputs[v].label} seed(s) {local}; that variant stopped. "
-                        f"Its last good checkpoint is kept in {kept}"
-                    )
-                active.remove(v)
-            if not active:
-                exit_code = EXIT_NON_FINITE
-                break
-            row = {k: np.asarray(v) for k, v in metrics.items()}
-            done = iteration >= schedule.total_iterations
-            evaluated = env_step % schedule.eval_every == 0 or done
-            if evaluated:
-                latest_eval = evaluate(env_step)
-                row.update(latest_eval)
-            log(env_step, row)
-            if env_step % schedule.checkpoint_every == 0 or done:
-                for v in active:
-                    returns = latest_eval.get("eval_return") if evaluated else None
-                    save(v, env_step, None if returns is None else block(returns, v))
-            all_steps_per_s = schedule.chunk_env_steps * lanes / (time.time() - t0)
-            progress.update(env_step, latest_eval.get("eval_return"), row, all_steps_per_s)
-    except KeyboardInterrupt:
-        exit_code = EXIT_INTERRUPTED
-        try:  # the carry may be a chunk ahead of `iteration`; its own counter is the truth
-            env_step = int(np.asarray(carry.iteration).reshape(-1)[0]) * cfg.num_envs
-            unsaved = [v for v in active if env_step not in stores[v].all_steps()]
-            if unsaved:
-                _print(f"\ninterrupted: saving a checkpoint at env step {env_step}")
-            for v in unsaved:
-                save(v, env_step, None)
-        except (RuntimeError, ValueError, CheckpointError) as e:  # e.g. a donated, freed carry
-            latest = stores[0].latest_step()
-            _print(
-                f"\ninterrupted mid-chunk ({str(e).splitlines()[0]}); the latest checkpoint "
-                f"(env step {latest}) is kept"
+        returns = self.latest_eval.get("eval_return") if evaluated else None
+        for v in self.active:
+            item = self.block(self.carry, v)
+            train_item = loop.checkpoint_item(item)  # no traced hp: a plain run's checkpoint
+            self.stores[v].save(
+                env_step,
+                Policy.from_train_state(item.train_state),
+                train_item if self.opts.save_buffer else train_item.replace(buffer=None),
+                eval_returns=None if returns is None else self.block(returns, v),
+                meta={
+                    "env": self.opts.env,
+                    "gym_id": self.env.gym_id,
+                    "config": self.variants[v].cfg.to_dict(),
+                },
             )
-    finally:
-        progress.close()
-        for closeable in (*loggers, *stores):
+
+    def close(self) -> None:
+        for closeable in (*self.loggers, *self.stores):
             closeable.close()
-    if exit_code == 0:
-        _print(_summary(outputs, active, latest_eval.get("eval_return"), time.time() - t_start))
-        if len(active) < num_outputs:
-            exit_code = EXIT_NON_FINITE
-    return exit_code
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def run(self, resume: bool) -> int:
+        import numpy as np
+
+        from ddpg_jax.checkpoint import CheckpointError
+        from ddpg_jax.progress import Progress
+
+        t_start = time.time()
+        cfg, schedule = self.cfg, self.schedule
+        self.restore_or_init(resume)
+        self._announce()
+        progress = Progress(schedule.total_env_steps, self.iteration * cfg.num_envs)
+        exit_code = 0
+        budget = self.opts.max_minutes * 60
+        stopped_by = None
+        try:
+            with Interrupts() as interrupts:
+                if not resume:  # the untrained policy, so every curve starts from its baseline
+                    first = self.evaluate_policies(0)
+                    self.log(0, {**first, "env_steps_per_s": np.full(self.num_seeds, np.nan)}, 0.0)
+                    progress.update(0, first["eval_return"])
+                compiled: set[str] = set()
+                while self.iteration < schedule.total_iterations and interrupts.received is None:
+                    t0 = time.time()
+                    phase = "warm-up" if self.iteration < self.warmup_end else "learning"
+                    metrics, length = self.run_chunk()
+                    env_step = self.iteration * cfg.num_envs
+                    seconds = time.time() - t0
+                    if phase not in compiled:
+                        compiled.add(phase)
+                        progress.note(f"first {phase} chunk (compile included): {seconds:.1f} s")
+                    self.check_finite(env_step, metrics)
+                    if not self.active:
+                        exit_code = EXIT_NON_FINITE
+                        break
+                    over_budget = budget > 0 and time.time() - t_start >= budget
+                    last = self.iteration >= schedule.total_iterations
+                    stopping = last or over_budget or interrupts.received is not None
+                    steps_per_s = length * cfg.num_envs * self.num_seeds / max(seconds, 1e-9)
+                    row = {k: np.asarray(v) for k, v in metrics.items()}
+                    row["env_steps_per_s"] = np.full(self.num_seeds, steps_per_s)
+                    evaluated = schedule.evaluates_at(env_step) or stopping
+                    if evaluated:
+                        row.update(self.evaluate_policies(env_step))
+                    self.log(env_step, row, time.time() - t_start)
+                    if schedule.checkpoints_at(env_step) or stopping:
+                        self.save(env_step, evaluated)
+                    progress.update(
+                        env_step,
+                        self.latest_eval.get("eval_return"),
+                        row.get("train_episode_return"),
+                        steps_per_s,
+                    )
+                    if over_budget and not last:
+                        stopped_by = "budget"
+                        break
+                if interrupts.received is not None and exit_code == 0:
+                    exit_code = interrupts.exit_code
+                    stopped_by = "interrupt"
+        except CheckpointError as e:  # e.g. the disk is full: one line, earlier ones are kept
+            progress.note(f"error: {e}")
+            exit_code = EXIT_USAGE
+        except KeyboardInterrupt:
+            exit_code = EXIT_INTERRUPTED
+            latest = self.stores[0].latest_step()
+            progress.note(
+                f"stopped at once; the latest checkpoint (env step {latest}) is kept in "
+                f"{self.variants[0].directory.checkpoints_dir}"
+            )
+        finally:
+            progress.close()
+            self.close()
+        env_step = self.iteration * cfg.num_envs
+        directory = self.variants[0].directory
+        if stopped_by == "interrupt":
+            _print(
+                f"interrupted: checkpoint saved at env step {env_step}; continue with "
+                f"python -m ddpg_jax.train --resume {directory}"
+            )
+        elif stopped_by == "budget":
+            _print(
+                f"stopped at the --max_minutes={self.opts.max_minutes:g} budget at env step "
+                f"{env_step} of {schedule.total_env_steps} (checkpointed); continue with "
+                f"python -m ddpg_jax.train --resume {directory}"
+            )
+        if exit_code == 0:
+            _print(
+                _summary(
+                    self.variants,
+                    self.active,
+                    self.latest_eval.get("eval_return"),
+                    time.time() - t_start,
+                )
+            )
+            if len(self.active) < len(self.variants):
+                exit_code = EXIT_NON_FINITE
+        return exit_code
+
+    def _announce(self) -> None:
+        import jax
+
+        cfg, n = self.cfg, len(self.variants)
+        where = self.variants[0].directory if n == 1 else self.variants[0].directory.root.parent
+        _print(
+            f"ddpg-jax: {self.env.gym_id}, physics {self.backend} (--backend={self.opts.backend}), "
+            f"learner on {jax.default_backend()} ({jax.devices()[0].device_kind}),"
+            f"{f' {n} variants x' if n > 1 else ''}"
+            f" {cfg.num_seeds} seed(s) x {cfg.num_envs} env(s), {cfg.total_steps} env steps per "
+            f"seed, run dir{'s under' if n > 1 else ''} {where}"
+        )
+        total = self.schedule.total_env_steps
+        if total != cfg.total_steps:
+            _print(
+                f"note: --total_steps={cfg.total_steps} is not a multiple of --num_envs="
+                f"{cfg.num_envs}; the run does {total} env steps per seed (whole vectorised steps)"
+            )
 
 
-def _summary(outputs: list[Output], active: list[int], returns: Any, seconds: float) -> str:
+def run_keys(seed: int) -> tuple[Any, Any]:
+    """The run's two root keys, one split of `key(seed)`: the seeds' initial keys come from
+    the first, every evaluation's keys from the second, so the two never coincide."""
+    import jax
+
+    init_root, eval_root = jax.random.split(jax.random.key(seed))
+    return init_root, eval_root
+
+
+def host_loop(
+    cfg: Config, run: RunOptions, variants: list[Variant], resume: bool = False, env: Any = None
+) -> int:
+    """Train `variants` (see `HostLoop`); returns the exit status."""
+    if resume and len(variants) != 1:
+        raise ValueError("resuming works for a single variant")
+    loop = HostLoop(cfg, run, variants, env)
+    return loop.run(resume)
+
+
+def _summary(variants: list[Variant], active: list[int], returns: Any, seconds: float) -> str:
     """The closing message: eval return, where the run dirs are, and what to run next."""
     import numpy as np
 
-    if len(outputs) == 1:
-        directory = outputs[0].directory
-        text = (
-            ""
-            if returns is None
-            else (f", eval return {np.mean(returns):.1f} ± {np.std(returns):.1f} over seeds")
-        )
+    if len(variants) == 1:
+        directory = variants[0].directory
+        text = ""
+        if returns is not None:
+            spread = f" ± {np.std(returns):.1f} over seeds" if np.size(returns) > 1 else ""
+            text = f", eval return {np.mean(returns):.1f}{spread}"
         return (
             f"done in {seconds:.0f} s{text}; run dir {directory}\n"
             f"next: python -m ddpg_jax.evaluate {directory}   (scores it in Gymnasium)\n"
             f"      python -m ddpg_jax.plot {directory} --out {directory}/curves.png"
         )
-    seeds = len(returns) // len(outputs) if returns is not None else 0
+    seeds = len(returns) // len(variants) if returns is not None else 0
     lines = [f"done in {seconds:.0f} s; eval return (mean ± std over seeds) per variant:"]
-    for v, o in enumerate(outputs):
+    for v, o in enumerate(variants):
         if v not in active:
             lines.append(f"  {o.label}: stopped (non-finite)")
         elif returns is not None:
             r = returns[v * seeds : (v + 1) * seeds]
             lines.append(f"  {o.label}: {np.mean(r):.1f} ± {np.std(r):.1f}")
-    root = outputs[0].directory.root.parent
-    dirs = " ".join(str(o.directory) for o in outputs)
+    root = variants[0].directory.root.parent
     lines.append(
         f"run dirs under {root}\n"
-        f"next: python -m ddpg_jax.plot {dirs} --out {root}/curves.png\n"
-        f"      python -m ddpg_jax.evaluate {outputs[0].directory}   (and each other variant)"
+        f"next: python -m ddpg_jax.plot {root} --out {root}/curves.png\n"
+        f"      python -m ddpg_jax.evaluate {root}   (every variant)"
     )
     return "\n".join(lines)
 
 
-def enable_compilation_cache() -> None:
-    """Persistent XLA cache, so a second run of the same shapes skips most of the compile."""
-    import jax
-
-    if jax.config.jax_compilation_cache_dir:
-        return  # the user's (or a test's) choice
-    cache = pathlib.Path(os.environ.get("XDG_CACHE_HOME", pathlib.Path.home() / ".cache"))
-    jax.config.update("jax_compilation_cache_dir", str(cache / "ddpg_jax" / "jax_cache"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
-
-
 def _seed_sharding(num_seeds: int) -> Any:
-    """Shards the leading seed axis over devices when there is more than one and it divides."""
+    """Shards the leading seeds axis over devices when there is more than one and it divides."""
     import jax
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -636,50 +672,6 @@ def _seed_sharding(num_seeds: int) -> Any:
     mesh = Mesh(devices, ("seeds",))
     _print(f"seeds sharded over {len(devices)} devices")
     return NamedSharding(mesh, PartitionSpec("seeds"))
-
-
-class _Progress:
-    """A tqdm bar over env steps per seed (its rate and ETA), with the env steps/s of all seeds
-    together, the latest eval return (mean ± std over seeds) and the train episode return."""
-
-    def __init__(self, total: int, initial: int):
-        from tqdm import tqdm
-
-        self._bar = tqdm(
-            total=total,
-            initial=min(initial, total),
-            unit="step",
-            unit_scale=True,
-            dynamic_ncols=True,
-            file=sys.stderr,
-            mininterval=0,
-            smoothing=0.3,
-        )
-        self._last = initial
-
-    def update(
-        self,
-        env_step: int,
-        eval_return: Any,
-        row: dict[str, Any],
-        all_steps_per_s: float | None = None,
-    ) -> None:
-        import numpy as np
-
-        postfix = {}
-        if all_steps_per_s is not None:  # every env of every seed, last chunk
-            postfix["all-seeds sps"] = f"{all_steps_per_s:,.0f}"
-        if eval_return is not None:
-            postfix["eval"] = f"{np.mean(eval_return):.1f}±{np.std(eval_return):.1f}"
-        train_return = row.get("train_episode_return")
-        if train_return is not None and np.isfinite(train_return).any():
-            postfix["train"] = f"{np.nanmean(train_return):.1f}"
-        self._bar.set_postfix(postfix, refresh=False)
-        self._bar.update(min(env_step, self._bar.total) - self._last)
-        self._last = min(env_step, self._bar.total)
-
-    def close(self) -> None:
-        self._bar.close()
 
 
 if __name__ == "__main__":

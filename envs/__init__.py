@@ -2,12 +2,13 @@
 
 Usage: `env = envs.make("hopper", backend="auto")`, `state = env.reset(jax.random.key(0))`,
 `state = env.step(state, action)`; batched training envs: `envs.wrap_for_training(env)`.
-Physics backends: "mjx" (MJX, default), "mujoco" (C MuJoCo through `jax.pure_callback`,
-fast on CPUs), "auto" ("mjx" on a GPU, else "mujoco"). Never imports `ddpg_jax`.
+Physics backends: "mjx" (MJX), "mujoco" (C MuJoCo through `jax.pure_callback`, fast on
+CPUs), "auto" ("mjx" on a GPU, else "mujoco"; the default of `make`).
+Never imports `ddpg_jax`.
 """
 
 from envs import _quiet_mjx  # noqa: F401  (first: keeps mjx's import-time prints off stdout)
-from envs.base import BACKENDS, MjxEnv, State, resolve_backend
+from envs.base import BACKENDS, Env, State, resolve_backend
 from envs.c_backend import CData
 from envs.registry import GYM_IDS, TASKS, canonical_name, env_class, make
 from envs.wrappers import (
@@ -25,7 +26,7 @@ __all__ = [
     "AutoResetWrapper",
     "CData",
     "EpisodeWrapper",
-    "MjxEnv",
+    "Env",
     "State",
     "VmapWrapper",
     "Wrapper",

@@ -17,7 +17,7 @@ import mujoco
 from mujoco import mjx
 
 from envs import mjx_fixes as fixes
-from envs.base import MjxEnv, State, resolve_backend
+from envs.base import Env, State, resolve_backend
 from envs.c_backend import CData
 from envs.physics import PhysicsFn, mjx_step
 
@@ -29,7 +29,7 @@ def cfrc_ext(data: mjx.Data | CData) -> jax.Array:
     return data.cfrc_ext
 
 
-class Ant(MjxEnv):
+class Ant(Env):
     """Ant-v5. Keyword arguments and defaults are Gymnasium's, plus:
 
     Args:
@@ -38,7 +38,7 @@ class Ant(MjxEnv):
         "mjx" backend.
       impl: MJX implementation, "jax" or "warp" (see `envs.base.put_model`).
       physics: explicit MJX physics; overrides `mjx_fixes` when given.
-      backend: "mjx", "mujoco" or "auto" (see `envs.base.MjxEnv`).
+      backend: "mjx", "mujoco" or "auto" (see `envs.base.Env`).
     """
 
     gym_id = "Ant-v5"
@@ -95,7 +95,7 @@ class Ant(MjxEnv):
         self.main_body = int(main_body)
 
     # ----------------------------------------------------------------------------------
-    # reset / set_state: as MjxEnv's, plus two details of C MuJoCo that matter for Ant on MJX.
+    # reset / set_state: as Env's, plus two details of C MuJoCo that matter for Ant on MJX.
     # 1. Their forward pass uses the same colliders as `step`.
     # 2. C `mj_forward` normalises quaternions only in a local copy, so Gymnasium's reset
     #    observation shows the noisy, unnormalised torso quaternion; MJX's kinematics writes
@@ -103,7 +103,7 @@ class Ant(MjxEnv):
     #    step is unaffected: C and MJX both normalise while integrating.) On the "mujoco"
     #    backend both hold already; putting qpos back changes nothing there.
     def reset(self, key: jax.Array) -> State:
-        """New episode (see `MjxEnv.reset`): qpos + U(-scale, scale) (quaternion not
+        """New episode (see `Env.reset`): qpos + U(-scale, scale) (quaternion not
         renormalised), qvel + scale * N(0, 1), as in Gymnasium."""
         with self._colliders():
             state = super().reset(key)
@@ -111,7 +111,7 @@ class Ant(MjxEnv):
         return self._with_qpos(state, qpos)
 
     def set_state(self, state: State, qpos: jax.Array, qvel: jax.Array) -> State:
-        """Gymnasium's `set_state` (see `MjxEnv.set_state`); qpos is kept as given."""
+        """Gymnasium's `set_state` (see `Env.set_state`); qpos is kept as given."""
         with self._colliders():
             state = super().set_state(state, qpos, qvel)
         return self._with_qpos(state, qpos)

@@ -1,4 +1,4 @@
-"""The env `State` and the `MjxEnv` base class shared by every MJX port of a Gymnasium v5 task.
+"""The env `State` and the `Env` base class shared by every JAX port of a Gymnasium v5 task.
 
 A task subclass only implements:
   - `__init__`: its Gymnasium v5 keyword arguments (same names and defaults), then
@@ -45,12 +45,18 @@ def resolve_backend(backend: str) -> str:
     """The backend that `backend` names, "mjx" or "mujoco".
 
     "auto" is "mjx" when JAX's default backend is a GPU (MJX batches thousands of envs
-    there), else "mujoco" (on our 2-core CPU, Hopper with 64 envs, C MuJoCo steps ~24x and
-    trains ~44x faster than MJX, and compiles no physics)."""
+    there in one kernel), else "mujoco" (on a CPU, MJX's generic JAX physics is much slower
+    than C MuJoCo and takes tens of seconds to compile; see BENCHMARKS.md). The one place that
+    validates a backend name (the CLIs call it too).
+
+    Raises:
+      ValueError: `backend` is not one of `BACKENDS` (one line that lists them).
+    """
     if backend == "auto":
         return "mjx" if jax.default_backend() == "gpu" else "mujoco"
     if backend not in ("mjx", "mujoco"):
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        valid = ", ".join(repr(b) for b in BACKENDS)
+        raise ValueError(f"backend must be one of {valid}, got {backend!r}")
     return backend
 
 
@@ -123,8 +129,8 @@ def put_model(mj_model: mujoco.MjModel, impl: str) -> mjx.Model:
     raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
 
 
-class MjxEnv:
-    """Shared machinery of an MJX port of a Gymnasium v5 MuJoCo task.
+class Env:
+    """Shared machinery of a Gymnasium v5 MuJoCo task on either physics backend.
 
     Attributes:
       gym_id: the Gymnasium id this env mirrors, e.g. "Hopper-v5" (class attribute).
@@ -288,6 +294,7 @@ class MjxEnv:
     def reset(self, key: jax.Array) -> State:
         """New episode: `mj_resetData`, reset noise from `key` (typed PRNG key), `mj_forward`.
         Reward, done and metrics are zero."""
+        self._check_key(key)
         qpos, qvel = self.sample_init_qpos_qvel(key)
         return self.set_state(self.blank_state(), qpos, qvel)
 
@@ -297,10 +304,43 @@ class MjxEnv:
         Non-finite physics (MJX propagates NaN where C `mj_step` would silently reset the
         simulation) is guarded: the physics is kept at the previous finite data, the step
         terminates (`done = 1`), and reward and metrics are 0, so no NaN reaches a learner.
+
+        Raises:
+          ValueError: `action` is not `[action_size]` or `state` is a batch (this is one
+            env; batch with `jax.vmap(env.step)` or `envs.wrap_for_training`).
         """
+        action = self._check_step_args(state, action)
+        return self._finish_step(state, action, self.physics_step(state.data, action))
+
+    def step_and_reset(
+        self, state: State, action: jax.Array, key: jax.Array
+    ) -> tuple[State, State]:
+        """`(step(state, action), reset(key))`, for an auto-reset that picks the fresh start
+        where the episode ended.
+
+        Same results as the two calls; on the "mujoco" backend the physics of both runs in
+        one callback (a second callback per step would cost more than the `mj_forward` of
+        the reset). A subclass that changes `reset` beyond `sample_init_qpos_qvel` must make
+        the two agree (tests/test_c_backend.py checks every task).
+        """
+        if self.c_physics is None:
+            return self.step(state, action), self.reset(key)
+        action = self._check_step_args(state, action)
+        self._check_key(key)
+        qpos, qvel = self.sample_init_qpos_qvel(key)
+        blank = self.blank_state()
+        start = blank.data.replace(
+            qpos=jnp.asarray(qpos, blank.data.qpos.dtype),
+            qvel=jnp.asarray(qvel, blank.data.qvel.dtype),
+        )
+        data, start = self.c_physics.step_and_forward(state.data, action, start)
+        fresh = blank.replace(data=start, obs=self._get_obs(start))
+        return self._finish_step(state, action, data), fresh
+
+    def _finish_step(self, state: State, action: jax.Array, data: mjx.Data | CData) -> State:
+        """The step's state from the physics result `data`: non-finite guard, reward, done,
+        metrics and observation."""
         data_before = state.data
-        action = jnp.asarray(action, data_before.qpos.dtype)
-        data = self.physics_step(data_before, action)
         finite = jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel))
         finite &= jnp.all(jnp.isfinite(data.qacc))
         data = jax.tree.map(lambda new, old: jnp.where(finite, new, old), data, data_before)
@@ -313,6 +353,32 @@ class MjxEnv:
             done=jnp.where(finite, done, 1.0).astype(dtype),
             metrics={k: jnp.where(finite, v, 0.0).astype(dtype) for k, v in metrics.items()},
         )
+
+    def _check_step_args(self, state: State, action: jax.Array) -> jax.Array:
+        """`action` as an array of the state's dtype, after checking both are one env's (a
+        batch would otherwise fail deep inside the physics with an IndexError)."""
+        nq = self.mj_model.nq
+        if jnp.shape(state.data.qpos) != (nq,):
+            raise ValueError(
+                f"step expects the state of one env (qpos of shape ({nq},)), got qpos of shape"
+                f" {jnp.shape(state.data.qpos)}; for a batch use jax.vmap(env.step) or"
+                " envs.wrap_for_training(env)"
+            )
+        if jnp.shape(action) != (self.action_size,):
+            raise ValueError(
+                f"step expects one env's action of shape ({self.action_size},), got shape"
+                f" {jnp.shape(action)}; for a batch use jax.vmap(env.step) or"
+                " envs.wrap_for_training(env)"
+            )
+        return jnp.asarray(action, state.data.qpos.dtype)
+
+    @staticmethod
+    def _check_key(key: jax.Array) -> None:
+        if jnp.shape(key) != () and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+            raise ValueError(
+                f"reset expects one typed PRNG key (shape ()), got shape {jnp.shape(key)}; for"
+                " a batch use jax.vmap(env.reset) or envs.wrap_for_training(env)"
+            )
 
     def set_state(self, state: State, qpos: jax.Array, qvel: jax.Array) -> State:
         """Gymnasium's `set_state`: put the physics at qpos/qvel (other fields such as ctrl and

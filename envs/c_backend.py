@@ -7,19 +7,22 @@ qvel, act, ctrl, qacc_warmstart, time), `qacc`, and the derived MjData fields th
 
 One callback per control step for the whole batch: the callback is vmapped with
 `vmap_method="broadcast_all"`, so under `vmap` over envs and over seeds it receives one
-`[seeds, envs, ...]` batch, flattens it and steps every simulation on threads sized to the
-CPUs this process may use (`os.sched_getaffinity`). Each simulation's full state is loaded
-(`time`, `qpos`, `qvel`, `act`, `qacc_warmstart`, `ctrl`; the other mjSTATE_INTEGRATION
-components, applied forces, mocap, eq_active, ..., keep their defaults, as in Gymnasium's
-tasks), then `mj_step(m, d, frame_skip)` runs and, when a task reads `cfrc_ext`/`cacc`/
-`cfrc_int`, `mj_rnePostConstraint`, exactly as Gymnasium's `MujocoEnv.do_simulation`.
+`[seeds, envs, width]` array (all state fields of a simulation packed in one row, since the
+callback's cost grows with its number of arrays), and steps every simulation on threads sized
+to the CPUs this process may use (`os.sched_getaffinity`). An auto-reset's `mj_forward` of
+the next episode's start runs in the same callback (`step_and_forward`). Each simulation's
+full state is loaded (`time`, `qpos`, `qvel`, `act`, `qacc_warmstart`, `ctrl`; the other
+mjSTATE_INTEGRATION components, applied forces, mocap, eq_active, ..., keep their defaults,
+as in Gymnasium's tasks), then `mj_step(m, d, frame_skip)` runs and, when a task reads
+`cfrc_ext`/`cacc`/`cfrc_int`, `mj_rnePostConstraint`, exactly as
+Gymnasium's `MujocoEnv.do_simulation`.
 Results equal Gymnasium's bit for bit in float64 (tests/test_c_backend.py); in float32 the
 state is rounded to float32 between control steps (the C side always computes in float64).
 
 Two engines, identical results:
 - "batch": `mujoco.batch.Batch` (MuJoCo 4.0) loads state rows, steps and copies the bound
-  fields out in C on its own threads, no Python per simulation. Used where possible:
-  measured 1.1-1.5x the pool's steps/s (Hopper, HalfCheetah, 16-256 envs, 2 cores).
+  fields out in C on its own threads, no Python per simulation. Used where possible: with
+  no Python per simulation it is the faster of the two (BENCHMARKS.md).
 - "pool": a thread pool in which each chunk of simulations borrows one `MjData` and calls
   `mj_step` per simulation (it releases the GIL). Needed for Ant: a Batch cannot run
   `mj_rnePostConstraint` between the step and the copy-out.
@@ -28,7 +31,7 @@ Two engines, identical results:
 
 Non-finite or huge states: C `mj_step` silently resets a simulation whose qpos/qvel/qacc
 blow up. Here such a simulation (input beyond `mjMAXVAL`, or a bad-qpos/qvel/qacc warning
-raised during the step) returns NaN instead, so `MjxEnv.step`'s guard terminates it and keeps
+raised during the step) returns NaN instead, so `Env.step`'s guard terminates it and keeps
 the previous finite data, as on the MJX backend.
 """
 
@@ -45,11 +48,7 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 from flax import struct
-
-try:  # MuJoCo >= 4.0
-    from mujoco import batch as mujoco_batch
-except ImportError:  # pragma: no cover
-    mujoco_batch = None
+from mujoco import batch as mujoco_batch
 
 # fields loaded into MjData before a call (ctrl last, as Gymnasium's do_simulation sets it)
 STATE_FIELDS = ("qpos", "qvel", "act", "qacc_warmstart", "time", "ctrl")
@@ -116,8 +115,8 @@ class CPhysics:
         or "pool" (our thread pool, one `mj_step` call per simulation; needed when
         `mj_rnePostConstraint` must run between the step and the copy-out). "auto" (the
         constructor's default) picks "batch" where it can. Both give identical results.
-      batch_sizes: sizes of the batches the callbacks received, most recent last (kept for
-        tests and diagnostics; bounded).
+      batch_sizes: batch size of each host call (one per callback, or per `run`), most
+        recent last (kept for tests and diagnostics; bounded).
     """
 
     def __init__(
@@ -134,11 +133,11 @@ class CPhysics:
         self.num_threads = int(num_threads or num_cpus())
         self.rne_post = bool(RNE_POST_FIELDS.intersection(self.fields))
         if engine == "auto":
-            engine = "pool" if self.rne_post or mujoco_batch is None else "batch"
+            engine = "pool" if self.rne_post else "batch"
         if engine not in ("batch", "pool"):
             raise ValueError(f"engine must be 'auto', 'batch' or 'pool', got {engine!r}")
-        if engine == "batch" and (self.rne_post or mujoco_batch is None):
-            raise ValueError("engine='batch' needs mujoco.batch and no rnePostConstraint fields")
+        if engine == "batch" and self.rne_post:
+            raise ValueError("engine='batch' cannot run mj_rnePostConstraint (the task's fields)")
         self.engine = engine
         template = mujoco.MjData(mj_model)
         self.shapes: dict[str, tuple[int, ...]] = {}
@@ -148,6 +147,7 @@ class CPhysics:
                 raise ValueError(f"{name!r} is not an MjData array field")
             self.shapes[name] = tuple(np.shape(value))
         self.batch_sizes: list[int] = []
+        self._layouts: dict[tuple[str, ...], tuple[dict[str, slice], int]] = {}
         self._init_host_state()
 
     def _init_host_state(self) -> None:
@@ -183,13 +183,24 @@ class CPhysics:
         """Sets `ctrl`, then C `mj_step(m, d, frame_skip)` (+ `mj_rnePostConstraint` if the
         task reads its outputs), like Gymnasium's `do_simulation`."""
         data = data.replace(ctrl=jnp.asarray(ctrl, data.ctrl.dtype))
-        return self._call("step", data)
+        (stepped,) = self._call("step", data)
+        return stepped
 
     def forward(self, data: CData) -> CData:
         """C `mj_forward` at the data's state (Gymnasium's `set_state`); qpos is not
         modified (C normalises quaternions only in a local copy), and the fields only
         `mj_rnePostConstraint` fills (`cfrc_ext`, ...) keep their values, as in C."""
-        return self._call("forward", data)
+        (forwarded,) = self._call("forward", data)
+        return forwarded
+
+    def step_and_forward(
+        self, data: CData, ctrl: jax.Array, reset_data: CData
+    ) -> tuple[CData, CData]:
+        """`(step(data, ctrl), forward(reset_data))` in one callback: an auto-reset needs the
+        next episode's start before it knows which envs ended, and a callback's fixed cost
+        is larger than an `mj_forward` at the batch sizes we train with."""
+        data = data.replace(ctrl=jnp.asarray(ctrl, data.ctrl.dtype))
+        return self._call("step_forward", data, reset_data)
 
     def _out_names(self, kind: str) -> tuple[str, ...]:
         if kind == "step":
@@ -198,21 +209,77 @@ class CPhysics:
             names = ("qacc", *(f for f in self.fields if f not in RNE_POST_FIELDS))
         return names
 
-    def _call(self, kind: str, data: CData) -> CData:
-        dtype = data.qpos.dtype
-        names = self._out_names(kind)
-        result_shapes = {n: jax.ShapeDtypeStruct(self.shapes[n], dtype) for n in names}
-        inputs = {n: getattr(data, n) for n in STATE_FIELDS}
+    def _layout(self, names: tuple[str, ...]) -> tuple[dict[str, slice], int]:
+        """Column range of each of `names` in a packed row (fields flattened, in order), and
+        the row width. Cached: the callback asks for it on every call."""
+        cached = self._layouts.get(names)
+        if cached is None:
+            layout, offset = {}, 0
+            for name in names:
+                size = int(np.prod(self.shapes[name], dtype=np.int64))
+                layout[name] = slice(offset, offset + size)
+                offset += size
+            cached = self._layouts[names] = (layout, offset)
+        return cached
 
-        def host(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-            return self.run(kind, inputs, names, np.dtype(dtype))
+    def _kinds(self, kind: str) -> tuple[str, ...]:
+        return ("step", "forward") if kind == "step_forward" else (kind,)
 
-        out = jax.pure_callback(host, result_shapes, inputs, vmap_method="broadcast_all")
-        derived = {**data.derived, **{n: out.pop(n) for n in self.fields if n in out}}
-        return data.replace(**out, derived=derived)
+    def _call(self, kind: str, *datas: CData) -> tuple[CData, ...]:
+        # One packed array in and one out: the callback's cost grows with its number of
+        # arrays, and at small batches that cost, not the physics, sets the step time.
+        dtype = datas[0].qpos.dtype
+        kinds = self._kinds(kind)
+        packed = jnp.concatenate(
+            [jnp.ravel(getattr(d, n)).astype(dtype) for d in datas for n in STATE_FIELDS]
+        )
+        out_names = [self._out_names(k) for k in kinds]
+        width = sum(self._layout(names)[1] for names in out_names)
+        result_shape = jax.ShapeDtypeStruct((width,), dtype)
+
+        def host(packed: np.ndarray) -> np.ndarray:
+            return self.run_packed(kind, packed)
+
+        out = jax.pure_callback(host, result_shape, packed, vmap_method="broadcast_all")
+        results, offset = [], 0
+        for data, names in zip(datas, out_names, strict=True):
+            layout, width = self._layout(names)
+            block = out[offset : offset + width]
+            fields = {n: block[c].reshape(self.shapes[n]) for n, c in layout.items()}
+            offset += width
+            derived = {**data.derived, **{n: fields.pop(n) for n in self.fields if n in fields}}
+            results.append(data.replace(**fields, derived=derived))
+        return tuple(results)
 
     # ---------------------------------------------------------------------------------
     # Host side (numpy, float64)
+    def run_packed(self, kind: str, packed: np.ndarray) -> np.ndarray:
+        """The callback: `packed` is `[*batch, width]`, each row the STATE_FIELDS of one
+        simulation (twice for "step_forward": the state to step, then the reset state to
+        forward), flattened; returns the `_out_names` of each kind, packed the same way, in
+        `packed`'s dtype. NaN rows for simulations that blew up."""
+        batch_shape = packed.shape[:-1]
+        n = int(np.prod(batch_shape, dtype=np.int64))
+        self._record(n)
+        rows = np.asarray(packed, np.float64).reshape(n, -1)  # one conversion for all fields
+        in_layout, in_width = self._layout(STATE_FIELDS)
+        kinds = self._kinds(kind)
+        out_layouts = [self._layout(self._out_names(k)) for k in kinds]
+        result = np.empty((n, sum(width for _, width in out_layouts)), np.float64)
+        in_offset = out_offset = 0
+        for kind_i, (layout, width) in zip(kinds, out_layouts, strict=True):
+            block_in = rows[:, in_offset : in_offset + in_width]
+            block_out = result[:, out_offset : out_offset + width]
+            flat = {k: self._view(block_in, c, n, k) for k, c in in_layout.items()}
+            out = {k: self._view(block_out, c, n, k) for k, c in layout.items()}
+            block_out[self._execute(kind_i, flat, out, n)] = np.nan
+            in_offset, out_offset = in_offset + in_width, out_offset + width
+        return result.astype(packed.dtype, copy=False).reshape(*batch_shape, result.shape[1])
+
+    def _view(self, block: np.ndarray, cols: slice, n: int, name: str) -> np.ndarray:
+        """`block[:, cols]` as `[n, *field shape]` (a view, no copy)."""
+        return block[:, cols].reshape(n, *self.shapes[name])
+
     def run(
         self,
         kind: str,
@@ -220,13 +287,13 @@ class CPhysics:
         names: tuple[str, ...],
         dtype: Any = np.float64,
     ) -> dict[str, np.ndarray]:
-        """Steps ("step") or forwards ("forward") a batch of states.
+        """Steps ("step") or forwards ("forward") a batch of states, from Python.
 
         Args:
           kind: "step" or "forward".
           inputs: STATE_FIELDS arrays with any common leading batch shape (time: the batch
             shape itself).
-          names: fields to return.
+          names: fields to return (a subset of `_out_names(kind)`).
           dtype: dtype of the returned arrays (float64 by default).
 
         Returns:
@@ -239,24 +306,32 @@ class CPhysics:
             for k in STATE_FIELDS
         }
         out = {k: np.empty((n, *self.shapes[k]), np.float64) for k in names}
-        bad = np.zeros(n, bool)
-        if kind == "step":  # what mj_step would reset silently: skip and mark NaN instead
-            for k in ("qpos", "qvel"):
-                x = flat[k].reshape(n, -1)
-                bad |= ~np.all(np.abs(x) <= mujoco.mjMAXVAL, axis=1)  # NaN compares False
-        if len(self.batch_sizes) >= 64:
-            del self.batch_sizes[:32]
-        self.batch_sizes.append(n)
-
-        if self.engine == "batch":
-            self._run_batch(kind, flat, out, bad)
-        else:
-            self._run_pool(kind, flat, out, bad)
+        self._record(n)
+        bad = self._execute(kind, flat, out, n)
         result = {}
         for k, v in out.items():
             v[bad] = np.nan
             result[k] = v.astype(dtype, copy=False).reshape(tuple(batch_shape) + self.shapes[k])
         return result
+
+    def _record(self, n: int) -> None:
+        if len(self.batch_sizes) >= 64:
+            del self.batch_sizes[:32]
+        self.batch_sizes.append(n)
+
+    def _execute(self, kind, flat, out, n) -> np.ndarray:
+        """Runs `kind` on the n simulations of `flat` into `out`; returns the rows that blew
+        up (left for the caller to fill with NaN)."""
+        bad = np.zeros(n, bool)
+        if kind == "step":  # what mj_step would reset silently: skip and mark NaN instead
+            for k in ("qpos", "qvel"):
+                x = flat[k].reshape(n, -1)
+                bad |= ~np.all(np.abs(x) <= mujoco.mjMAXVAL, axis=1)  # NaN compares False
+        if self.engine == "batch":
+            self._run_batch(kind, flat, out, bad)
+        else:
+            self._run_pool(kind, flat, out, bad)
+        return bad
 
     # -- engine "batch": mujoco.batch.Batch, one per batch size --------------------------
     def _run_batch(self, kind, flat, out, bad) -> None:

@@ -6,11 +6,11 @@ import jax
 import jax.numpy as jnp
 from mujoco import mjx
 
-from envs.base import MjxEnv
+from envs.base import Env
 from envs.physics import PhysicsFn, mjx_step
 
 
-class HalfCheetah(MjxEnv):
+class HalfCheetah(Env):
     """HalfCheetah-v5. Keyword arguments and defaults are Gymnasium's; qvel reset noise is
     Gaussian (`reset_noise_scale * N(0, 1)`), qpos noise uniform."""
 

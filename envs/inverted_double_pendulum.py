@@ -10,11 +10,11 @@ import jax
 import jax.numpy as jnp
 from mujoco import mjx
 
-from envs.base import MjxEnv
+from envs.base import Env
 from envs.physics import PhysicsFn, mjx_step
 
 
-class InvertedDoublePendulum(MjxEnv):
+class InvertedDoublePendulum(Env):
     """InvertedDoublePendulum-v5: terminates when the tip's height `site_xpos[0, 2] <= 1`."""
 
     gym_id = "InvertedDoublePendulum-v5"

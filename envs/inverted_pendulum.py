@@ -6,11 +6,11 @@ import jax
 import jax.numpy as jnp
 from mujoco import mjx
 
-from envs.base import MjxEnv
+from envs.base import Env
 from envs.physics import PhysicsFn, mjx_step
 
 
-class InvertedPendulum(MjxEnv):
+class InvertedPendulum(Env):
     """InvertedPendulum-v5: reward 1 while `|qpos[1]| <= 0.2` and the obs is finite."""
 
     gym_id = "InvertedPendulum-v5"

@@ -2,7 +2,7 @@
 
 On the "mjx" backend a task's physics is any function `(model, data, ctrl, frame_skip) ->
 data` (`mjx_step` here, or `envs.mjx_fixes.physics_step` for Ant), called through
-`MjxEnv.physics_step`. The "mujoco" backend replaces it (and `mjx.forward`) with C MuJoCo
+`Env.physics_step`. The "mujoco" backend replaces it (and `mjx.forward`) with C MuJoCo
 through `jax.pure_callback` (`envs/c_backend.py`); observation, reward and termination code
 stay shared.
 """

@@ -7,10 +7,10 @@ import jax
 import jax.numpy as jnp
 from mujoco import mjx
 
-from envs.base import MjxEnv
+from envs.base import Env
 
 
-class PlanarWalker(MjxEnv):
+class PlanarWalker(Env):
     """Base of the planar walkers; a subclass defines `is_healthy(data)` and sets the weights
     (`forward_reward_weight`, `ctrl_cost_weight`, `healthy_reward`, `terminate_when_unhealthy`,
     `exclude_current_positions_from_observation`) in its constructor."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from envs.base import MjxEnv
+from envs.base import Env
 
 # canonical name -> (module, class name, Gymnasium id). The single source of truth for tasks.
 _REGISTRY: dict[str, tuple[str, str, str]] = {
@@ -48,7 +48,7 @@ def canonical_name(name: str) -> str:
     return canonical
 
 
-def env_class(name: str) -> type[MjxEnv]:
+def env_class(name: str) -> type[Env]:
     """The env class for a name or Gymnasium id, imported on first use."""
     canonical = canonical_name(name)
     module_name, class_name, gym_id = _REGISTRY[canonical]
@@ -64,8 +64,10 @@ def env_class(name: str) -> type[MjxEnv]:
     return getattr(module, class_name)
 
 
-def make(name: str, **kwargs: Any) -> MjxEnv:
+def make(name: str, backend: str = "auto", **kwargs: Any) -> Env:
     """Builds a task. kwargs are the Gymnasium v5 constructor's (same names and defaults),
-    plus `backend` ("mjx" (default), "mujoco" or "auto"; see `envs.base.resolve_backend`),
-    and for the MJX backend `impl` ("jax" or "warp") and `physics` (see `envs.physics`)."""
-    return env_class(name)(**kwargs)
+    and for the MJX backend `impl` ("jax" or "warp") and `physics` (see `envs.physics`).
+
+    `backend` is "auto" by default, as in the CLIs: MJX on a GPU, C MuJoCo otherwise (see
+    `envs.resolve_backend`); the task classes themselves default to "mjx"."""
+    return env_class(name)(backend=backend, **kwargs)

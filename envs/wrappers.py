@@ -36,6 +36,14 @@ class Wrapper:
     def step(self, state: State, action: jax.Array) -> State:
         return self.env.step(state, action)
 
+    def step_and_reset(
+        self, state: State, action: jax.Array, key: jax.Array
+    ) -> tuple[State, State]:
+        """`(self.step(state, action), self.reset(key))`; a wrapper whose own `step` and
+        `reset` can pass through one combined call of the env overrides it (so can a wrapper
+        that does nothing on step and reset)."""
+        return self.step(state, action), self.reset(key)
+
     @property
     def unwrapped(self) -> Any:
         return getattr(self.env, "unwrapped", self.env)
@@ -57,13 +65,23 @@ class EpisodeWrapper(Wrapper):
         self.episode_length = int(episode_length)
 
     def reset(self, key: jax.Array) -> State:
-        state = self.env.reset(key)
+        return self._start(self.env.reset(key))
+
+    def step(self, state: State, action: jax.Array) -> State:
+        return self._count(self.env.step(state, action))
+
+    def step_and_reset(
+        self, state: State, action: jax.Array, key: jax.Array
+    ) -> tuple[State, State]:
+        stepped, fresh = step_and_reset(self.env, state, action, key)
+        return self._count(stepped), self._start(fresh)
+
+    def _start(self, state: State) -> State:
         zero = jnp.zeros_like(state.reward)
         info = {**state.info, "steps": zero, "truncation": zero, "return": zero}
         return state.replace(info=info)
 
-    def step(self, state: State, action: jax.Array) -> State:
-        state = self.env.step(state, action)
+    def _count(self, state: State) -> State:
         steps = state.info["steps"] + 1
         truncation = jnp.where((steps >= self.episode_length) & (state.done == 0), 1.0, 0.0).astype(
             steps.dtype
@@ -102,10 +120,11 @@ class AutoResetWrapper(Wrapper):
 
     def step(self, state: State, action: jax.Array) -> State:
         key_next, key_reset = jax.random.split(state.info["reset_key"])
-        state = self.env.step(state, action)
+        # The fresh start is computed for every env and selected where the episode ended:
+        # under vmap a branch would run both sides anyway.
+        state, fresh = step_and_reset(self.env, state, action, key_reset)
         info = state.info
         ended = (state.done > 0) | (info["truncation"] > 0)
-        fresh = self.env.reset(key_reset)
 
         def select(new, old):
             cond = jnp.reshape(ended, ended.shape + (1,) * (jnp.ndim(old) - ended.ndim))
@@ -126,6 +145,17 @@ class AutoResetWrapper(Wrapper):
             "episode_done": ended_f,
         }
         return state.replace(data=data, obs=obs, info=info)
+
+
+def step_and_reset(
+    env: Any, state: State, action: jax.Array, key: jax.Array
+) -> tuple[State, State]:
+    """`(env.step(state, action), env.reset(key))`, through `env.step_and_reset` where the env
+    has one (`envs.Env`: one physics callback for both on the "mujoco" backend)."""
+    combined = getattr(env, "step_and_reset", None)
+    if combined is None:
+        return env.step(state, action), env.reset(key)
+    return combined(state, action, key)
 
 
 class VmapWrapper(Wrapper):

@@ -183,3 +183,94 @@ def test_update_compiles_once_and_keys_are_never_reused(critic_arch):
             ts, metrics = agent.update(cfg, ts, _batch(jax.random.key(100 + i)))
     assert agent.TRACE_COUNTS["update"] - before == 1
     assert all(np.isfinite(float(v)) for v in metrics.values())
+
+
+def test_n_step_batches_bootstrap_with_their_own_discount():
+    cfg = Config(hidden_dim=8, batch_size=BATCH, buffer_size=BATCH)
+    ts = agent.init(cfg, OBS, ACT, jax.random.key(0))
+    batch = _batch(jax.random.key(1))
+    discount = jnp.asarray([0.5, 0.0, 0.25, 0.9])
+    target = agent.td_target(cfg, ts, batch.replace(discount=discount), jax.random.key(2))
+    next_q = agent.q_value(
+        cfg,
+        ts.replace(critic_params=ts.target_critic_params, actor_params=ts.target_actor_params),
+        batch.next_obs,
+        agent.act(cfg, ts.replace(actor_params=ts.target_actor_params), batch.next_obs),
+    )
+    np.testing.assert_allclose(target, batch.reward + discount * next_q, rtol=1e-5, atol=1e-6)
+
+
+def test_categorical_target_of_a_terminal_step_is_its_reward():
+    cfg = Config(hidden_dim=8, distributional=True, num_atoms=11, v_min=-5.0, v_max=5.0)
+    ts = agent.init(cfg, OBS, ACT, jax.random.key(0))
+    batch = _batch(jax.random.key(1), terminated=(1.0, 1.0, 1.0, 1.0))
+    target = agent.td_target(cfg, ts, batch, jax.random.key(2))  # [batch, atoms]
+    assert target.shape == (BATCH, 11)
+    np.testing.assert_allclose(target.sum(-1), 1.0, rtol=1e-6)
+    expected = (target * agent.atoms(cfg)).sum(-1)
+    np.testing.assert_allclose(expected, np.clip(batch.reward, -5, 5), atol=1e-5)
+
+
+def test_categorical_twin_target_takes_the_distribution_with_the_smaller_mean():
+    cfg = Config(hidden_dim=8, distributional=True, num_atoms=11, twin_critics=True)
+    ts = agent.init(cfg, OBS, ACT, jax.random.key(0))
+    batch = _batch(jax.random.key(1), terminated=(0.0, 0.0, 0.0, 0.0))
+    nxt = batch.next_obs
+    action = agent.act(cfg, ts.replace(actor_params=ts.target_actor_params), nxt)
+    logits = agent._all_out(cfg, ts.target_critic_params, nxt, action)
+    probs = jax.nn.softmax(logits, -1)
+    means = (probs * agent.atoms(cfg)).sum(-1)  # [2, batch]
+    chosen = jnp.where((means[0] <= means[1])[:, None], probs[0], probs[1])
+    want = agent.dist.project(chosen, batch.reward, cfg.gamma * jnp.ones(BATCH), agent.atoms(cfg))
+    np.testing.assert_allclose(agent.td_target(cfg, ts, batch, jax.random.key(2)), want, atol=1e-6)
+    ts2, metrics = agent.update(cfg, ts, batch)
+    assert np.isfinite(metrics["critic_loss"]) and np.isfinite(metrics["actor_loss"])
+    assert agent.q_value(cfg, ts2, batch.obs, batch.action).shape == (BATCH,)
+
+
+def test_micro_batched_update_equals_the_whole_batch():
+    cfg = Config(hidden_dim=16, batch_size=64, critic_lr=1e-2, actor_lr=1e-2)
+    k1, k2, k3, k4, k5 = jax.random.split(jax.random.key(3), 5)
+    batch = agent.Batch(
+        obs=jax.random.normal(k1, (64, OBS)),
+        action=jax.random.uniform(k2, (64, ACT), minval=-1, maxval=1),
+        reward=jax.random.normal(k3, (64,)),
+        next_obs=jax.random.normal(k4, (64, OBS)),
+        terminated=jnp.zeros(64),
+    )
+    ts = agent.init(cfg, OBS, ACT, k5)
+    whole, m1 = agent.update(cfg, ts, batch)
+    sliced, m2 = agent.update(cfg.replace(micro_batch=16), ts, batch)
+    for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(sliced), strict=True):
+        if jnp.issubdtype(a.dtype, jnp.floating):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(m1["critic_loss"], m2["critic_loss"], rtol=1e-5)
+
+
+def test_gradient_clipping_clips_the_global_norm_before_adam():
+    cfg = Config(max_grad_norm=0.5)
+    params = {"w": jnp.ones(3)}
+    grads = {"w": jnp.asarray([30.0, 40.0, 0.0])}  # norm 50
+    opt = agent._actor_optimizer(cfg)
+    updates, _ = opt.update(grads, opt.init(params), params)
+    plain = agent._actor_optimizer(Config())
+    clipped = {"w": grads["w"] * 0.5 / 50.0}
+    want, _ = plain.update(clipped, plain.init(params), params)
+    np.testing.assert_allclose(updates["w"], want["w"], rtol=1e-5)
+    assert (
+        len(jax.tree.leaves(agent._actor_optimizer(Config()).init(params)))
+        < len(jax.tree.leaves(opt.init(params))) + 1
+    )  # off: no clip state is added to the default optimizer
+
+
+def test_skipped_policy_delay_step_leaves_actor_and_targets():
+    cfg = Config(hidden_dim=8, policy_delay=2, batch_size=BATCH, buffer_size=BATCH)
+    ts = agent.init(cfg, OBS, ACT, jax.random.key(0))
+    ts1, m1 = agent.update(cfg, ts, _batch(jax.random.key(1)))  # step 0: actor updates
+    ts2, m2 = agent.update(cfg, ts1, _batch(jax.random.key(2)))  # step 1: skipped
+    assert np.isfinite(m1["actor_loss"]) and np.isnan(m2["actor_loss"])
+    for name in ("actor_params", "target_actor_params", "target_critic_params"):
+        for a, b in zip(
+            jax.tree.leaves(getattr(ts1, name)), jax.tree.leaves(getattr(ts2, name)), strict=True
+        ):
+            np.testing.assert_array_equal(a, b)

@@ -239,17 +239,62 @@ def test_backend_choice_and_errors():
     assert envs.resolve_backend("mujoco") == "mujoco"
     expected = "mjx" if jax.default_backend() == "gpu" else "mujoco"
     assert envs.make("hopper", backend="auto").backend == expected
-    assert envs.make("hopper").backend == "mjx"  # the default is unchanged
+    assert envs.make("hopper").backend == expected  # make's default is "auto" (issue 13)
     with pytest.raises(ValueError, match="backend must be one of"):
         envs.make("hopper", backend="c")
     with pytest.raises(ValueError, match="backend='mujoco' runs C MuJoCo"):
         envs.make("hopper", backend="mujoco", impl="warp")
     for name in envs.TASKS:  # sizes come from eval_shape: no callback runs
         env = envs.make(name, backend="mujoco")
-        assert env.observation_size == envs.make(name).observation_size
+        assert env.observation_size == envs.make(name, backend="mjx").observation_size
         assert "backend='mujoco'" in repr(env)
     with pytest.raises(AttributeError, match="physics_fields"):
         _ = envs.make("hopper", backend="mujoco").blank_state().data.cfrc_ext
+
+
+@pytest.mark.parametrize("name", envs.TASKS)
+def test_step_and_reset_equals_step_then_reset(name, float64):
+    """The combined call (one callback) gives the same bits as `step` and `reset` apart."""
+    env = envs.make(name, backend="mujoco")
+    keys = jax.random.split(jax.random.key(0), 8)
+    state = jax.vmap(env.reset)(keys[:4])
+    action = jax.random.uniform(jax.random.key(1), (4, env.action_size), env.dtype, -1.2, 1.2)
+    both = jax.jit(jax.vmap(env.step_and_reset))(state, action, keys[4:])
+    apart = jax.jit(jax.vmap(lambda s, a, k: (env.step(s, a), env.reset(k))))(
+        state, action, keys[4:]
+    )
+    for x, y in zip(jax.tree.leaves(both), jax.tree.leaves(apart), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_wrapped_step_is_one_callback_and_resets_only_ended_envs():
+    """Hopper, 4 envs, float32 as in training: one host call per vectorised step (step and
+    the reset's mj_forward together); env 1 is made unhealthy and ends, the others are bit
+    for bit a plain `env.step`, and env 1 is `reset(key)` with the key its `reset_key` gives."""
+    env = envs.make("hopper", backend="mujoco")
+    wrapped = envs.wrap_for_training(env, episode_length=1000)
+    state = wrapped.reset(jax.random.split(jax.random.key(0), 4))
+    qpos = state.data.qpos.at[1, 1].set(0.3)  # torso far below healthy_z_range
+    state = state.replace(data=state.data.replace(qpos=qpos))
+    action = jax.random.uniform(jax.random.key(1), (4, env.action_size), minval=-1)
+    step = jax.jit(wrapped.step)
+    jax.block_until_ready(step(state, action))  # compile (runs the callback once)
+    env.c_physics.batch_sizes.clear()
+    out = jax.block_until_ready(step(state, action))
+    assert env.c_physics.batch_sizes == [4]
+
+    plain = jax.jit(jax.vmap(env.step))(state, action)
+    np.testing.assert_array_equal(out.info["episode_done"], [0.0, 1.0, 0.0, 0.0])
+    kept = np.array([0, 2, 3])
+    for x, y in zip(jax.tree.leaves(out.data), jax.tree.leaves(plain.data), strict=True):
+        np.testing.assert_array_equal(np.asarray(x)[kept], np.asarray(y)[kept])
+    np.testing.assert_array_equal(np.asarray(out.obs)[kept], np.asarray(plain.obs)[kept])
+    np.testing.assert_array_equal(out.info["final_obs"], plain.obs)
+    key_reset = jax.random.split(state.info["reset_key"][1])[1]
+    fresh = jax.jit(env.reset)(key_reset)
+    for x, y in zip(jax.tree.leaves(out.data), jax.tree.leaves(fresh.data), strict=True):
+        np.testing.assert_array_equal(np.asarray(x)[1], y)
+    np.testing.assert_array_equal(out.obs[1], fresh.obs)
 
 
 def test_import_prints_nothing():

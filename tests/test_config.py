@@ -85,6 +85,7 @@ BAD_VALUES = [
     ("noise_std_min", -0.1, ">= 0"),
     ("noise_std_max", 0.0001, ">= noise_std_min"),
     ("max_grad_norm", -1.0, ">= 0"),
+    ("micro_batch", 48, "divides batch_size (64)"),
 ]
 
 

@@ -39,7 +39,7 @@ def test_step_reset_set_state_parity(name):
     states (set_state + step compared), the second half our reset samples (`reset` is
     `set_state(blank_state(), sample_init_qpos_qvel(key))`, so its obs is compared too)."""
     ref = gym_rollout_states(name, NUM_STATES, seed=PARITY_TASKS.index(name), steps_per_state=1)
-    env = envs.make(name)
+    env = envs.make(name, backend="mjx")
     assert env.gym_id == envs.GYM_IDS[name]
     n = NUM_STATES
 
@@ -75,7 +75,7 @@ def test_reset_distribution(name):
     for the std of s * N(0, 1), se = sigma / sqrt(2 N). Both bounds are per coordinate. The
     std check also tells uniform (std s/sqrt(3)) from normal (std s) noise apart.
     """
-    env = envs.make(name)
+    env = envs.make(name, backend="mjx")
     genv = gym_env(name)
     genv.reset(seed=123)
     gym_q, gym_v = [], []

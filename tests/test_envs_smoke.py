@@ -4,8 +4,6 @@ resolves names and Gymnasium ids and rejects unknown names; sizes and bounds mat
 
 from __future__ import annotations
 
-import importlib.util
-
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
@@ -13,16 +11,6 @@ import numpy as np
 import pytest
 
 import envs
-
-HAS_ANT = importlib.util.find_spec("envs.ant") is not None
-
-
-def task_param(name: str):
-    marks = [] if name != "ant" or HAS_ANT else [pytest.mark.skip(reason="envs.ant is missing")]
-    return pytest.param(name, marks=marks)
-
-
-ALL_TASKS = [task_param(t) for t in envs.TASKS]
 
 
 def test_tasks_and_ids():
@@ -63,10 +51,10 @@ def test_impl_errors():
         envs.make("inverted_pendulum", impl="cuda")
     if jax.default_backend() != "gpu":
         with pytest.raises(ValueError, match="not available"):
-            envs.make("inverted_pendulum", impl="warp")
+            envs.make("inverted_pendulum", impl="warp", backend="mjx")
 
 
-@pytest.mark.parametrize("name", ALL_TASKS)
+@pytest.mark.parametrize("name", envs.TASKS)
 def test_sizes_and_bounds_match_gymnasium(name):
     """No compilation: observation_size comes from jax.eval_shape."""
     env = envs.make(name)
@@ -79,11 +67,12 @@ def test_sizes_and_bounds_match_gymnasium(name):
     assert env.dt == pytest.approx(genv.dt)
 
 
-@pytest.mark.parametrize("name", ALL_TASKS)
+@pytest.mark.parametrize("name", envs.TASKS)
 def test_jit_vmap_reset_step_float32(name):
     """4 envs, 3 steps, actions 50% beyond the bounds; env 3 starts with qvel = 1e20 so float32
-    physics overflows: the step must terminate it and keep everything finite."""
-    env = envs.make(name)
+    physics overflows: the step must terminate it and keep everything finite. MJX physics
+    (the C backend has its own blow-up test in tests/test_c_backend.py)."""
+    env = envs.make(name, backend="mjx")
     num_envs, horizon = 4, 3
     blow_up = jnp.array([1.0, 1.0, 1.0, 1e20], jnp.float32)
 
@@ -122,3 +111,42 @@ def test_registered_but_missing_module_gives_clear_error(monkeypatch):
     monkeypatch.setitem(registry._REGISTRY, "ant", ("envs.no_such_module", "Ant", "Ant-v5"))
     with pytest.raises(ImportError, match="registered but its module envs.no_such_module"):
         envs.make("Ant-v5")
+
+
+def test_make_defaults_to_auto_backend():
+    """`make` picks the backend like the CLIs: MJX on a GPU, C MuJoCo otherwise."""
+    expected = "mjx" if jax.default_backend() == "gpu" else "mujoco"
+    assert envs.make("hopper").backend == expected
+    assert envs.make("hopper", backend="mjx").backend == "mjx"
+    assert envs.env_class("hopper")().backend == "mjx"  # the class keeps its own default
+
+
+def test_backend_names_validated_in_one_place():
+    assert envs.resolve_backend("mjx") == "mjx" and envs.resolve_backend("mujoco") == "mujoco"
+    for bad in ("c", "MJX", ""):
+        with pytest.raises(ValueError) as err:
+            envs.resolve_backend(bad)
+        message = str(err.value)
+        assert "\n" not in message and repr(bad) in message
+        assert all(repr(b) in message for b in envs.BACKENDS)
+    with pytest.raises(ValueError, match="backend must be one of 'mjx', 'mujoco', 'auto'"):
+        envs.make("hopper", backend="c")
+
+
+@pytest.mark.parametrize("backend", ["mujoco", "mjx"])
+def test_unbatched_step_rejects_batches(backend):
+    """A batch given to one env's `step`/`reset` is a clear ValueError naming the expected
+    shape, raised while tracing (before any physics runs or compiles)."""
+    env = envs.make("hopper", backend=backend)
+    state = jax.eval_shape(env.reset, jax.random.key(0))
+    batch = jax.eval_shape(jax.vmap(env.reset), jax.random.split(jax.random.key(0), 4))
+    one, many = jnp.zeros((3,)), jnp.zeros((4, 3))
+    with pytest.raises(ValueError, match=r"action of shape \(3,\), got shape \(4, 3\)"):
+        jax.eval_shape(env.step, state, many)
+    with pytest.raises(ValueError, match=r"qpos of shape \(6,\)\), got qpos of shape \(4, 6\)"):
+        jax.eval_shape(env.step, batch, many)
+    with pytest.raises(ValueError, match=r"action of shape \(3,\), got shape \(\)"):
+        jax.eval_shape(env.step, state, jnp.zeros(()))
+    with pytest.raises(ValueError, match="reset expects one typed PRNG key"):
+        jax.eval_shape(env.reset, jax.random.split(jax.random.key(0), 4))
+    assert jax.eval_shape(env.step, state, one).obs.shape == (env.observation_size,)

@@ -105,7 +105,7 @@ def test_wrapper_composition_and_single_key_reset():
 def test_inverted_pendulum_autoreset():
     """InvertedPendulum, 4 envs: pushed envs fall (terminate), others hit the short limit."""
     limit, num_envs, horizon = 8, 4, 20
-    base = envs.make("inverted_pendulum")
+    base = envs.make("inverted_pendulum", backend="mjx")
     env = wrap_for_training(base, episode_length=limit)
     push = jnp.array([3.0, -3.0, 0.0, 0.0])  # max force on envs 0, 1
     actions = jnp.broadcast_to(push[None, :, None], (horizon, num_envs, 1))

@@ -1,4 +1,4 @@
-"""Checkpoint evaluation: exported policy, Gymnasium vs MJX returns, JSON, video, bad input.
+"""Checkpoint evaluation: exported policy, Gymnasium vs MJX returns, JSON, sweeps, video, bad input.
 
 The checkpoint is built without training (one MJX compile per module is all we can afford on
 2 cores): seed 0 is a freshly initialised actor with non-trivial normalizer statistics, seed 1
@@ -10,6 +10,7 @@ exactly as train saves the policy item.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import jax
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 
 import envs
-from ddpg_jax import Config, agent, evaluate, policy, run_dir
+from ddpg_jax import Config, agent, evaluate, policy, run_dir, video
 from ddpg_jax.checkpoint import CheckpointStore, Policy
 
 ENV = "inverted_pendulum"
@@ -26,6 +27,7 @@ HIDDEN = 16
 STEPS = (500, 1000)
 EPISODES = 4
 MAX_STEPS = 300
+EPISODE_LENGTH = 60  # the run's time limit in config.yaml, used unless --max-episode-steps
 GAIN = np.array([1.0, 10.0, 1.0, 2.0])  # balances InvertedPendulum-v5 (checked in Gymnasium)
 
 
@@ -72,7 +74,7 @@ def make_run(root, env_name: str = ENV, meta_env: str | None = None, steps=STEPS
     env = envs.make(ENV)
     ts = make_train_states(cfg, env)
     rd = run_dir.create(root, env_name)
-    run_dir.save_config(rd, cfg, {"env": env_name})
+    run_dir.save_config(rd, cfg, {"env": env_name, "run": {"episode_length": EPISODE_LENGTH}})
     with CheckpointStore(rd) as store:
         for i, step in enumerate(steps):
             store.save(
@@ -115,20 +117,12 @@ def test_policy_matches_training_actor(run):
 def test_json_and_gym_mjx_agreement(run, capsys):
     rd, _, _ = run
     code, out, err = _main(
-        [
-            rd.root,
-            "--seed-index",
-            "all",
-            "--episodes",
-            EPISODES,
-            "--max-episode-steps",
-            MAX_STEPS,
-            "--json",
-        ],
+        [rd.root, "--num_episodes", EPISODES, "--max_episode_steps", MAX_STEPS, "--json"],
         capsys,
     )
     assert code == 0, err
-    doc = json.loads(out)
+    doc = json.loads(out)  # stdout is only the JSON
+    assert doc["num_seeds"] == 2 and doc["label"] == "run"  # every seed by default
     assert doc["env"] == ENV and doc["checkpoint_step"] == 1000
     assert doc["episode_seeds"] == list(range(EPISODES))
     assert np.isfinite([doc["gym_mean"], doc["gym_std"], doc["mjx_mean"], doc["gap"]]).all()
@@ -142,7 +136,9 @@ def test_json_and_gym_mjx_agreement(run, capsys):
     random_actor, controller = doc["seeds"]
     assert controller["gym_returns"] == [float(MAX_STEPS)] * EPISODES  # balances to the limit
     assert max(random_actor["gym_lengths"]) < MAX_STEPS  # falls: termination timing compared
-    assert "InvertedPendulum-v5" in err or err  # progress on stderr, stdout is only the JSON
+    for seed in (0, 1):  # progress goes to stderr
+        assert f"seed {seed}: {EPISODES} Gymnasium episode(s)" in err, err
+        assert f"seed {seed}: MJX in " in err, err
     saved = (
         rd.evaluations_dir
         / f"step{1000:09d}_seeds-all_episodes-{EPISODES}-from0_limit{MAX_STEPS}.json"
@@ -162,7 +158,7 @@ def test_table_output(run, capsys):
             rd.root,
             "--checkpoint",
             "500",
-            "--seed-index",
+            "--seed_index",
             "1",
             "--episodes",
             EPISODES,
@@ -172,7 +168,7 @@ def test_table_output(run, capsys):
         capsys,
     )
     assert code == 0, err
-    assert "InvertedPendulum-v5, checkpoint step 500" in out
+    assert out.startswith("InvertedPendulum-v5, checkpoint step 500, 4 episode(s)")
     assert out.splitlines()[2].split()[0] == "1"
     assert "300.0 ± 0.0" in out
     assert f"saved {rd.evaluations_dir}/step{500:09d}_seeds-1_" in err
@@ -181,8 +177,8 @@ def test_table_output(run, capsys):
 @pytest.mark.filterwarnings("ignore:os.fork")  # imageio's reader forks and execs ffmpeg at once
 def test_video(run, tmp_path, capsys, monkeypatch):
     renderer = None
-    for gl in evaluate.RENDERERS:
-        if evaluate._probe_renderer(gl) is None:
+    for gl in video.RENDERERS:
+        if video.probe_renderer(gl) is None:
             renderer = gl
             break
     if renderer is None:
@@ -190,31 +186,17 @@ def test_video(run, tmp_path, capsys, monkeypatch):
     pytest.importorskip("imageio_ffmpeg", reason="video needs imageio[ffmpeg]")
     monkeypatch.setenv("MUJOCO_GL", renderer)
     rd, _, _ = run
-    video = tmp_path / "episode.mp4"
-    code, out, err = _main(
-        [
-            rd.root,
-            "--seed-index",
-            "all",
-            "--episodes",
-            1,
-            "--max-episode-steps",
-            40,
-            "--no-mjx",
-            "--video",
-            video,
-            "--json",
-        ],
-        capsys,
-    )
+    mp4 = tmp_path / "episode.mp4"
+    argv = [rd.root, "--episodes", 1, "--max-episode-steps", 40, "--no-mjx", "--video", mp4]
+    code, out, err = _main([*argv, "--json"], capsys)
     assert code == 0, err
-    assert video.is_file() and video.stat().st_size > 1000
+    assert mp4.is_file() and mp4.stat().st_size > 1000
     import imageio.v2 as imageio
 
-    with imageio.get_reader(video) as reader:
+    with imageio.get_reader(mp4) as reader:
         frame = reader.get_data(0)
     assert frame.ndim == 3 and frame.shape[2] == 3
-    assert json.loads(out)["video"] == str(video)
+    assert json.loads(out)["video"] == str(mp4)
 
 
 @pytest.fixture(scope="module")
@@ -273,3 +255,94 @@ def test_no_renderer_exits_2(run, capsys, monkeypatch, tmp_path):
     code, out, err = _main([run[0].root, "--video", tmp_path / "v.mp4"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "MUJOCO_GL=egl" in err and "osmesa" in err
+
+
+def test_time_limit_defaults_to_the_runs_episode_length(run, capsys):
+    code, out, err = _main(
+        [run[0].root, "--seed-index", 1, "--episodes", 2, "--no-mjx", "--json"], capsys
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["max_episode_steps"] == EPISODE_LENGTH
+    assert doc["seeds"][0]["gym_lengths"] == [EPISODE_LENGTH] * 2  # the controller balances
+
+
+def test_sweep_dir_evaluates_every_variant(run, tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    for name in ("tau=0.1", "tau=0.2"):
+        shutil.copytree(run[0].root, sweep / name, ignore=shutil.ignore_patterns("evaluations"))
+    argv = [sweep, "--episodes", 1, "--max-episode-steps", 20, "--no-mjx"]
+    code, out, err = _main([*argv, "--json"], capsys)
+    assert code == 0, err
+    docs = json.loads(out)
+    assert [d["label"] for d in docs] == ["tau=0.1", "tau=0.2"]
+    assert all([s["seed_index"] for s in d["seeds"]] == [0, 1] for d in docs)
+    for name in ("tau=0.1", "tau=0.2"):  # each variant keeps its own record
+        assert len(list((sweep / name / "evaluations").glob("*.json"))) == 1
+    code, out, err = _main(argv, capsys)
+    assert code == 0, err
+    header, columns, *rows = out.splitlines()
+    assert "2 variants" in header and columns.split()[:3] == ["variant", "step", "seeds"]
+    assert [r.split()[:3] for r in rows] == [["tau=0.1", "1000", "2"], ["tau=0.2", "1000", "2"]]
+    code, out, err = _main([*argv, "--video", tmp_path / "v.mp4"], capsys)
+    assert code == 2 and err.startswith("error: --video takes one run dir")
+
+
+def test_gap_is_absolute_near_zero_and_relative_otherwise():
+    near_zero = {"gym_mean": -10.0, "mjx_mean": -10.3}
+    near_zero["gap"] = evaluate.relative_gap(near_zero["mjx_mean"], near_zero["gym_mean"])
+    assert evaluate.format_gap(near_zero) == "-0.30"  # not "-3.00%"
+    large = {"gym_mean": 1000.0, "mjx_mean": 990.0, "gap": -0.01}
+    assert evaluate.format_gap(large) == "-1.00%"
+
+
+def test_table_from_the_api_has_no_empty_parentheses():
+    row = {"seed_index": 0, "gym_mean": 5.0, "gym_std": 1.0, "gym_length_mean": 9.0}
+    result = {
+        "gym_id": "Hopper-v5",
+        "checkpoint_step": 100,
+        "episode_seeds": [0, 1],
+        "max_episode_steps": 1000,
+        "seeds": [row],
+        **row,
+    }
+    assert (
+        evaluate.format_table(result)
+        .splitlines()[0]
+        .startswith("Hopper-v5, checkpoint step 100, 2 episode(s)")
+    )
+    assert "(best)" in evaluate.format_table({**result, "checkpoint": "best"})
+
+
+def _probe_fails(monkeypatch, working=()):
+    """Probes report a missing library for every renderer not in `working`."""
+    calls = []
+
+    def probe(gl):
+        calls.append(gl)
+        return None if gl in working else "AttributeError: 'NoneType' object has no attribute"
+
+    monkeypatch.setattr(video, "_probe_in_subprocess", probe)
+    monkeypatch.setattr(video, "_find_library", lambda name: None)
+    return calls
+
+
+def test_osmesa_missing_exits_2_naming_the_package(run, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MUJOCO_GL", "osmesa")
+    calls = _probe_fails(monkeypatch)
+    code, out, err = _main([run[0].root, "--video", tmp_path / "v.mp4"], capsys)
+    assert code == 2 and out == "" and calls == ["osmesa"]
+    assert len(err.strip().splitlines()) == 1, err
+    assert "libOSMesa not found" in err and "apt-get install libosmesa6" in err, err
+    assert not (tmp_path / "v.mp4").exists()
+
+
+def test_unset_mujoco_gl_tries_egl_then_osmesa(monkeypatch):
+    monkeypatch.delenv("MUJOCO_GL", raising=False)
+    calls = _probe_fails(monkeypatch, working=("osmesa",))
+    assert video.choose_renderer() == "osmesa" and calls == ["egl", "osmesa"]
+    assert os.environ["MUJOCO_GL"] == "osmesa"
+    monkeypatch.delenv("MUJOCO_GL")
+    _probe_fails(monkeypatch)
+    with pytest.raises(evaluate.UsageError, match="egl: libEGL not found; osmesa: libOSMesa"):
+        video.choose_renderer()

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from ddpg_jax import Config, noise
 
@@ -63,3 +64,51 @@ def test_gaussian_scale_and_step_decay():
     np.testing.assert_allclose(state.scale, 0.27, rtol=1e-6)
     none_cfg = cfg.replace(noise_decay_mode="none")
     np.testing.assert_allclose(noise.end_step(none_cfg, state, jnp.ones(20000, bool)).scale, 0.27)
+
+
+def test_per_env_scales_drawn_in_range_and_redrawn_only_at_episode_end():
+    cfg = Config(
+        per_env_noise=True,
+        noise_std_min=0.05,
+        noise_std_max=0.4,
+        noise_decay=0.5,
+        min_expl_noise=0.0,
+        noise_decay_mode="step",
+    )
+    with pytest.raises(ValueError, match="key"):
+        noise.init(cfg, 4, 2)
+    state = noise.init(cfg, 5000, 1, key=jax.random.key(0))
+    scale = np.asarray(state.scale)
+    assert scale.min() >= 0.05 and scale.max() <= 0.4
+    np.testing.assert_allclose([scale.mean(), scale.std()], [0.225, 0.35 / np.sqrt(12)], rtol=0.03)
+    small = noise.init(cfg, 4, 2, key=jax.random.key(1))
+    assert len(set(np.asarray(small.scale).tolist())) == 4  # each env its own scale
+    over = jnp.array([False, True, False, True])
+    decayed = noise.end_step(cfg, small, over)  # decay applies between redraws
+    np.testing.assert_allclose(decayed.scale, small.scale * 0.5, rtol=1e-6)
+    redrawn = jax.jit(noise.redraw, static_argnums=0)(cfg, decayed, over, jax.random.key(2))
+    np.testing.assert_array_equal(redrawn.scale[::2], decayed.scale[::2])
+    new = np.asarray(redrawn.scale[1::2])
+    assert np.all(new != np.asarray(decayed.scale[1::2])) and new.min() >= 0.05
+    np.testing.assert_array_equal(redrawn.ou, decayed.ou)
+    other = noise.redraw(cfg, decayed, over, jax.random.key(3))
+    assert not np.array_equal(other.scale[1::2], redrawn.scale[1::2])  # key dependence
+    # Gaussian noise follows each env's own scale.
+    _, out = noise.sample(cfg, noise.init(cfg, 2, 20000, key=jax.random.key(4)), jax.random.key(5))
+    ref = noise.init(cfg, 2, 20000, key=jax.random.key(4)).scale
+    np.testing.assert_allclose(jnp.std(out, axis=1), ref, rtol=0.03)
+
+
+def test_per_env_noise_off_keeps_init_and_redraw_unchanged():
+    cfg = Config(expl_noise=0.2)
+    plain = noise.init(cfg, 3, 2)
+    keyed = noise.init(cfg, 3, 2, key=jax.random.key(0))
+    for a, b in zip(jax.tree.leaves(plain), jax.tree.leaves(keyed), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(plain.scale, np.full(3, 0.2, np.float32))
+    same = noise.redraw(cfg, plain, jnp.ones(3, bool), jax.random.key(1))
+    assert same is plain
+    vmapped = jax.vmap(lambda k: noise.init(cfg.replace(per_env_noise=True), 3, 2, key=k))(
+        jax.random.split(jax.random.key(2), 2)
+    )
+    assert vmapped.scale.shape == (2, 3) and not np.array_equal(*vmapped.scale)

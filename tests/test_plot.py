@@ -1,4 +1,5 @@
-"""Learning-curve plot: a PNG from metrics.csv files written with MetricsLogger; bad input."""
+"""Learning-curve plot: a PNG from metrics.csv files written with MetricsLogger, against env
+steps or wall-clock time; the caller's matplotlib backend is left alone; bad input."""
 
 from __future__ import annotations
 
@@ -54,6 +55,34 @@ def test_plot_writes_png(tmp_path, capsys):
     assert steps.tolist() == [0, 10000, 20000, 30000, 40000, 50000]
     assert (seeds == NUM_SEEDS).all() and np.isfinite(mean).all() and (std > 0).all()
     assert run["curves"]["critic_loss"][0][0] == 5000  # no loss logged at step 0
+
+
+def test_plot_leaves_the_callers_backend_alone(tmp_path, capsys):
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    other = "svg" if before.lower() != "svg" else "pdf"
+    matplotlib.use(other)  # e.g. a notebook's inline backend, which Agg would replace
+    try:
+        a = make_run(tmp_path / "a")
+        code, _, err = _main([a.root, "--out", tmp_path / "c.png"], capsys)
+        assert code == 0, err
+        assert matplotlib.get_backend().lower() == other
+    finally:
+        matplotlib.use(before)
+
+
+def test_plot_against_wall_clock_time(tmp_path, capsys):
+    a = make_run(tmp_path / "a")  # chunk k logged at wall time k seconds
+    run = plot.load_run(str(a.root))
+    steps = run["curves"]["eval_return"][0]
+    np.testing.assert_allclose(plot.wall_clock(run, steps), [0, 2, 4, 6, 8, 10])
+    out = tmp_path / "time.png"
+    code, _, err = _main([a.root, "--out", out, "--x", "time"], capsys)
+    assert code == 0, err
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, err = _main([a.root, "--out", out, "--x", "hours"], capsys)
+    assert code == 2 and "--x" in err and "time" in err
 
 
 def test_plot_labels_option(tmp_path, capsys):

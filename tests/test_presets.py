@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import envs
-from ddpg_jax import train
+from ddpg_jax import settings
 from ddpg_jax.config import Config
 
 CONFIGS = pathlib.Path(__file__).resolve().parent.parent / "configs"
@@ -21,8 +21,8 @@ OTHER_YAML = sorted(set(ALL_YAML) - set(TASK_PRESETS))
 DEVICE_KINDS = ("cpu", "gpu")
 
 
-def _resolve(argv: list[str], device_kind: str) -> tuple[Config, train.RunOptions]:
-    return train.resolve_settings(train.build_parser().parse_args(argv), device_kind)
+def _resolve(argv: list[str], device_kind: str) -> tuple[Config, settings.RunOptions]:
+    return settings.resolve_settings(settings.build_parser().parse_args(argv), device_kind)
 
 
 def _doc(path: pathlib.Path) -> dict:
@@ -31,7 +31,7 @@ def _doc(path: pathlib.Path) -> dict:
 
 
 def test_configs_dir_is_the_one_train_reads():
-    assert train.CONFIGS_DIR == CONFIGS
+    assert pathlib.Path(str(settings.presets_dir())).resolve() == CONFIGS
 
 
 @pytest.mark.parametrize("task", envs.TASKS)
@@ -44,7 +44,7 @@ def test_file_starts_with_a_comment_and_has_only_known_keys(path):
     assert path.read_text().startswith("#"), f"{path.name} should open with a comment"
     doc = _doc(path)
     assert isinstance(doc, dict)
-    valid = set(train.build_parser().parse_args([]).__dict__) - {"config", "out", "resume"}
+    valid = set(settings.build_parser().parse_args([]).__dict__) - set(settings.NOT_SETTINGS)
     for section in DEVICE_KINDS:
         assert isinstance(doc.get(section, {}), dict)
     keys = {k for k in doc if k not in DEVICE_KINDS}
@@ -96,7 +96,7 @@ def test_cpu_section_is_small(path):
 
 def test_default_command_is_the_inverted_pendulum_cpu_preset():
     cfg, run = _resolve([], "cpu")
-    assert run.env == "inverted_pendulum" == train.DEFAULT_ENV
+    assert run.env == "inverted_pendulum" == settings.DEFAULT_ENV
     assert (cfg, run) == _resolve(["--env=inverted_pendulum"], "cpu")
     assert cfg.num_seeds == 2 and cfg.updates_per_step / cfg.num_envs >= 1
 

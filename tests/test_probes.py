@@ -83,22 +83,22 @@ def action_reward(key):
     )
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _train(make_batch, steps, key):
+@functools.partial(jax.jit, static_argnums=(0, 1, 3))
+def _train(make_batch, steps, key, cfg=CFG):
     init_key, data_key = jax.random.split(key)
-    ts = agent.init(CFG, 1, 1, init_key)
+    ts = agent.init(cfg, 1, 1, init_key)
 
     def body(ts, k):
-        ts, _ = agent.update(CFG, ts, make_batch(k))
+        ts, _ = agent.update(cfg, ts, make_batch(k))
         return ts, None
 
     ts, _ = jax.lax.scan(body, ts, jax.random.split(data_key, steps))
     return ts
 
 
-def _q(ts, obs, action):
+def _q(ts, obs, action, cfg=CFG):
     obs, action = jnp.asarray(obs)[:, None], jnp.asarray(action)[:, None]
-    return np.asarray(agent.q_value(CFG, ts, obs, action))
+    return np.asarray(agent.q_value(cfg, ts, obs, action))
 
 
 @pytest.mark.parametrize(
@@ -122,3 +122,27 @@ def test_action_probe_greedy_action_and_value():
     np.testing.assert_allclose(greedy, obs, atol=0.05)
     np.testing.assert_allclose(_q(ts, obs, greedy), 0.0, atol=0.05)
     np.testing.assert_allclose(_q(ts, obs, obs + 0.5), -0.25, atol=0.06)
+
+
+# Each stabiliser (off in Config()) must still learn: the two-step value and the greedy action.
+STABILISED = {
+    "layer_norm": CFG.replace(actor_layer_norm=True, critic_layer_norm=True),
+    "categorical": CFG.replace(distributional=True, num_atoms=51, v_min=-2.0, v_max=2.0),
+    "categorical_twin": CFG.replace(
+        distributional=True, num_atoms=51, v_min=-2.0, v_max=2.0, twin_critics=True
+    ),
+    "widths_depth": CFG.replace(actor_hidden_dim=32, critic_hidden_dim=96, critic_layers=3),
+    "grad_clip": CFG.replace(max_grad_norm=1.0),
+    "micro_batch": CFG.replace(micro_batch=16),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STABILISED))
+def test_stabilisers_still_learn(name):
+    cfg = STABILISED[name]
+    ts = _train(two_step, 1500, jax.random.key(0), cfg)
+    np.testing.assert_allclose(_q(ts, [0.0, 1.0], [0.0, 0.0], cfg), [GAMMA, 1.0], atol=0.06)
+    ts = _train(action_reward, 3000, jax.random.key(0), cfg)
+    obs = np.array([-0.5, 0.0, 0.5])
+    greedy = np.asarray(agent.act(cfg, ts, jnp.asarray(obs)[:, None]))[:, 0]
+    np.testing.assert_allclose(greedy, obs, atol=0.06)

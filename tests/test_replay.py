@@ -81,3 +81,42 @@ def test_jit_vmap_over_seeds_with_donation():
     keys = jax.random.split(jax.random.key(0), num_seeds)
     _, samples = add_then_sample(states, batches, keys)
     assert samples.obs.shape == (num_seeds, 8, 3)
+
+
+def test_default_buffer_has_no_discount_leaf():
+    state = replay.init(8, 3, 2)
+    assert state.data.discount is None
+    leaves = jax.tree.leaves(state)
+    assert [x.shape for x in leaves] == [(8, 3), (8, 2), (8,), (8, 3), (8,), (), ()]
+    with pytest.raises(ValueError, match="with_discount"):
+        replay.add(state, _batch(0, 2).replace(discount=jnp.ones(2)))
+
+
+def test_discount_rows_are_stored_and_sampled_whole():
+    state = replay.init(6, 3, 2, with_discount=True)
+    with pytest.raises(ValueError, match="with_discount"):
+        replay.add(state, _batch(0, 2))
+    rows = _batch(1, 4)
+    state = jax.jit(replay.add)(state, rows.replace(discount=rows.reward / 10))
+    np.testing.assert_allclose(state.data.discount, np.array([1, 2, 3, 4, 0, 0]) / 10, rtol=1e-6)
+    sample = replay.sample(state, jax.random.key(0), 64)
+    np.testing.assert_allclose(sample.discount, sample.reward / 10)
+
+
+def test_valid_mask_writes_and_counts_only_valid_rows():
+    state = replay.add(replay.init(5, 3, 2), _batch(10, 3))  # rows 0..2 hold 10, 11, 12
+    add = jax.jit(replay.add)
+    state = add(state, _batch(0, 4), jnp.array([False, True, False, True]))
+    assert int(state.size) == 5 and int(state.insert_pos) == 0
+    np.testing.assert_array_equal(state.data.reward, [10, 11, 12, 1, 3])
+    state = add(state, _batch(20, 3), jnp.array([True, True, False]))  # wraps to rows 0, 1
+    np.testing.assert_array_equal(state.data.reward, [20, 21, 12, 1, 3])
+    assert int(state.insert_pos) == 2
+    state = add(state, _batch(30, 4), jnp.zeros(4, bool))  # nothing valid: unchanged
+    np.testing.assert_array_equal(state.data.reward, [20, 21, 12, 1, 3])
+    assert int(state.size) == 5 and int(state.insert_pos) == 2
+    # An all-true mask equals the unmasked add.
+    a = replay.add(replay.init(5, 3, 2), _batch(0, 3), jnp.ones(3, bool))
+    b = replay.add(replay.init(5, 3, 2), _batch(0, 3))
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(x, y)

@@ -106,3 +106,53 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, message):
     code = report.main([a.format(tmp=empty, run=run) for a in argv])
     out, err = capsys.readouterr()
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_wall_clock_of_a_run_resumed_before_the_clock_continued(tmp_path):
+    root = make_run(tmp_path / "run")  # wall 1, 60, 150 s at 0, 5k, 10k
+    rd = run_dir.open_existing(root)
+    # An older resume restarted the clock at zero: the whole run took 150 + 40 s.
+    with MetricsLogger(rd, tensorboard=False) as log:
+        log.log(15000, {"critic_loss": np.array([0.1, 0.2])}, 40.0)
+    s = report.summarize(root)
+    assert (s["env_steps"], s["wall_s"]) == (15000, 190.0)
+
+
+def test_latest_evaluation_is_shown_with_its_own_env_step(tmp_path):
+    root = make_run(tmp_path / "run", variant="a")
+    rd = run_dir.open_existing(root)
+    with MetricsLogger(rd, resume_step=10000, tensorboard=False) as log:
+        log.log(15000, {"critic_loss": np.array([0.1, 0.2])}, 10.0)  # no eval at 15k
+    s = report.summarize(root)
+    assert (s["env_steps"], s["eval_final_step"], s["wall_s"]) == (15000, 10000, 160.0)
+    row = report.study_table([s]).splitlines()[2]
+    assert row.startswith("| a | — | 300 ± 100 (at 10k) | 350 |") and row.endswith("| 15k |")
+
+
+def test_sweep_without_study_has_a_variant_column(tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    make_run(sweep / "tau=0.01", variant="tau=0.01")
+    make_run(sweep / "tau=0.001", variant="tau=0.001")
+    assert report.main([str(sweep)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| task | variant | Gymnasium return")
+    assert len(lines[1].split("|")) == len(lines[0].split("|"))
+    assert lines[2].startswith("| Hopper-v5 | tau=0.001 |")
+    assert lines[3].startswith("| Hopper-v5 | tau=0.01 |")
+    # One run, or runs that are no variants, keep the plain table.
+    assert report.main([str(sweep / "tau=0.01")]) == 0
+    assert capsys.readouterr().out.startswith("| task | Gymnasium return")
+
+
+def test_time_to_target_return(tmp_path, capsys):
+    root = make_run(tmp_path / "run")  # seed means 15, 200, 300 at 0, 5k, 10k (1, 60, 150 s)
+    assert report.main([str(root), "--target", "200"]) == 0
+    header, _, row = capsys.readouterr().out.splitlines()
+    assert header.endswith("| time to eval return 200 (mean over seeds) |")
+    assert row.endswith("| 60 s, 5k steps |")
+    assert report.main([str(root), "--target", "250", "--study"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].endswith("| 10k | 2.5 min, 10k steps |")
+    assert report.main([str(root), "--target", "1000"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].endswith("| not reached (best 300) |")
+    assert report.main([str(root), "--target", "nan"]) == 2
+    assert "--target must be a finite number" in capsys.readouterr().err

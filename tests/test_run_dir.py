@@ -125,6 +125,21 @@ def test_metrics_resume_drops_later_rows_and_partial_line(tmp_path):
     np.testing.assert_array_equal(m["critic_loss"], [10, 20, -1])
 
 
+def test_metrics_wall_clock_continues_across_a_resume(tmp_path):
+    rd = run_dir.create(tmp_path / "run", "hopper")
+    with metrics_log.MetricsLogger(rd, tensorboard=False) as log:
+        assert log.wall_offset == 0.0
+        for step, wall in ((10, 5.0), (20, 9.5), (30, 14.0)):
+            log.log(step, {"critic_loss": np.array([1.0, 2.0])}, wall)
+    # Resumed from the checkpoint at 20: the row at 30 is dropped, its time with it.
+    with metrics_log.MetricsLogger(rd, resume_step=20, tensorboard=False) as log:
+        assert log.wall_offset == 9.5
+        log.log(30, {"critic_loss": np.array([3.0, 4.0])}, 2.0)  # 2 s into this process
+    m = metrics_log.read_metrics(rd)
+    np.testing.assert_array_equal(m["env_step"], [10, 10, 20, 20, 30, 30])
+    np.testing.assert_array_equal(m["wall_time"], [5.0, 5.0, 9.5, 9.5, 11.5, 11.5])
+
+
 def _read_scalars(path) -> dict[str, list[tuple[int, float]]]:
     """Scalars of a TensorBoard event file (TFRecord framing: len, crc, data, crc)."""
     import struct

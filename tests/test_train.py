@@ -161,7 +161,7 @@ def test_resume_rejects_changed_settings(tmp_path, capsys):
     out.mkdir()
     (out / "config.yaml").write_text("run_dir_format: 1\nenv: hopper\nconfig: {}\n")
     assert train.main([f"--resume={out}", "--tau=0.5"]) == 2
-    assert "only --total_steps may change" in capsys.readouterr().err
+    assert "only --total_steps and --max_minutes may be given" in capsys.readouterr().err
 
 
 def _one_line_error(capsys, argv):
@@ -179,7 +179,7 @@ def _one_line_error(capsys, argv):
         (["--env=Hopper-v4"], "'hopper' ('Hopper-v5')"),
         (["--num_envs=0"], "num_envs=0"),
         (["--noise_type=pink"], "invalid choice: 'pink' (choose from"),
-        (["--tau=fast"], "invalid float value: 'fast'"),
+        (["--tau=fast"], "argument --tau: expected a number, got 'fast'"),
         (["--normalize_obs=maybe"], "expected true or false"),
         (["--bogus=1"], "unrecognized arguments: --bogus=1"),
         (["--eval_every=-5"], "--eval_every=-5 is invalid"),

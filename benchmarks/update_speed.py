@@ -29,11 +29,9 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from machine import describe as describe_machine
 
 from ddpg_jax import Config, agent
-from ddpg_jax import microbatch as mb
 
 
 def random_batch(key, batch: int, obs: int, act: int) -> agent.Batch:
@@ -169,43 +167,6 @@ def _is_jaxpr(value) -> bool:
     return isinstance(value, jax.extend.core.Jaxpr | jax.extend.core.ClosedJaxpr)
 
 
-def microbatched_update(cfg: Config, ts: agent.TrainState, batch: agent.Batch, micro: int):
-    """`agent.update` (policy_delay 1) with its gradients over `micro`-row slices: the change
-    proposed for `agent.critic_step` / `agent.actor_step`, kept here to measure it."""
-    key, smoothing_key = jax.random.split(ts.key)
-    obs_in = agent._prepare_obs(cfg, ts, batch.obs)
-    target = agent.td_target(cfg, ts, batch, smoothing_key)
-    (_, _), grads = mb.value_and_grad(
-        lambda p, d: agent.critic_loss(cfg, ts, p, d[0], d[1], d[2]),
-        ts.critic_params,
-        (obs_in, batch, target),
-        micro,
-        has_aux=True,
-    )
-    updates, opt_state = agent._critic_optimizer(cfg, ts.hp).update(
-        grads, ts.critic_opt_state, ts.critic_params
-    )
-    ts = ts.replace(
-        critic_params=optax.apply_updates(ts.critic_params, updates),
-        critic_opt_state=opt_state,
-        key=key,
-        step=ts.step + 1,
-    )
-    _, grads = mb.value_and_grad(
-        lambda p, o: agent.actor_loss(cfg, ts, p, ts.critic_params, o),
-        ts.actor_params,
-        obs_in,
-        micro,
-    )
-    updates, opt_state = agent._actor_optimizer(cfg, ts.hp).update(
-        grads, ts.actor_opt_state, ts.actor_params
-    )
-    ts = ts.replace(
-        actor_params=optax.apply_updates(ts.actor_params, updates), actor_opt_state=opt_state
-    )
-    return agent.target_update(cfg, ts)
-
-
 def matmul_rate_table(args) -> None:
     """Print, per batch, the update's matmul FLOP/s as a % of a plain x @ w's."""
     batches = [int(b) for b in args.batches.split(",")]
@@ -236,9 +197,8 @@ def _rate_row(args, b: int) -> str:
 
     updates = {"plain": lambda ts, cfg=cfg, batch=batch: agent.update(cfg, ts, batch)[0]}
     if args.micro:
-        updates["micro"] = lambda ts, cfg=cfg, batch=batch: microbatched_update(
-            cfg, ts, batch, args.micro
-        )
+        micro_cfg = cfg.replace(micro_batch=args.micro)
+        updates["micro"] = lambda ts, cfg=micro_cfg, batch=batch: agent.update(cfg, ts, batch)[0]
     scanned = {name: _scanned(fn, reps) for name, fn in updates.items()}
     flops = {name: dot_flops(fn, ts) for name, fn in updates.items()}
     seconds = {name: [] for name in ["matmul", *updates]}

@@ -9,7 +9,6 @@ Untraced (the default), every value is read from `cfg` as a compile-time constan
 
 from __future__ import annotations
 
-import collections
 import functools
 from typing import Any
 
@@ -26,12 +25,10 @@ from ddpg_jax.config import Config
 from ddpg_jax.hyperparams import Hyperparams, hyperparams  # noqa: F401 - agent.hyperparams(cfg)
 from ddpg_jax.networks import Actor, Critic
 from ddpg_jax.replay import Transition
+from ddpg_jax.tracing import TRACE_COUNTS, count_traces  # noqa: F401 - tests read it here
 
 Batch = Transition
 """A batch of transitions: obs, action, reward, next_obs, terminated (leading batch axis)."""
-
-# How often each jitted function was traced; tests assert a function compiles only once.
-TRACE_COUNTS: collections.Counter[str] = collections.Counter()
 
 
 @struct.dataclass
@@ -78,7 +75,8 @@ def _actor_optimizer(cfg: Config, hp: Hyperparams | None = None) -> optax.Gradie
 
 
 def _critic_optimizer(cfg: Config, hp: Hyperparams | None = None) -> optax.GradientTransformation:
-    # L2 added to the gradient before Adam, as torch.optim.Adam(weight_decay=...) in seed 000.
+    # L2 added to the gradient before Adam, as torch.optim.Adam(weight_decay=...) in the
+    # reference study.
     return _optimizer(
         cfg,
         optax.add_decayed_weights(hps.value(cfg, hp, "weight_decay")),
@@ -217,9 +215,8 @@ def target_action(cfg: Config, ts: TrainState, next_obs_in: jax.Array, key: jax.
         low, high = ts.action_bias - ts.action_scale, ts.action_bias + ts.action_scale
         return jnp.clip(next_action + smoothing, low, high)
 
-    if isinstance(target_noise, float | int):  # static: no smoothing code when it is off
-        return smoothed() if target_noise > 0 else next_action
-    return jnp.where(target_noise > 0, smoothed(), next_action)
+    # Static (the default): no smoothing code when it is off; traced (a sweep): both, selected.
+    return hps.where(target_noise > 0, smoothed, lambda: next_action)
 
 
 def critic_loss(
@@ -303,8 +300,7 @@ def actor_and_targets(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainS
     return target_update(cfg, ts), loss
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def update(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
+def _update(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
     """One DDPG (or TD3) update on `batch`; returns the new state and scalar metrics.
 
     Critic: mean squared TD error against `r + gamma * (1 - terminated) * Q'(s', mu'(s'))`.
@@ -313,7 +309,6 @@ def update(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict[
     (counted by `ts.step`); the training loop instead decides that from its own unbatched
     update count, so that under `vmap` the skipped half is not computed.
     """
-    TRACE_COUNTS["update"] += 1
     do_actor = ts.step % cfg.policy_delay == 0
     ts, metrics = critic_step(cfg, ts, batch)
     if cfg.policy_delay == 1:
@@ -326,6 +321,9 @@ def update(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict[
             ts,
         )
     return ts, {**metrics, "actor_loss": loss}
+
+
+update = jax.jit(count_traces("update", _update), static_argnums=0)
 
 
 def policy_action(cfg: Config, policy: Any, obs: jax.Array) -> jax.Array:

@@ -42,7 +42,6 @@ import math
 import os
 import pathlib
 import sys
-import tempfile
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -54,7 +53,7 @@ from flax import struct
 from orbax.checkpoint import checkpoint_managers as ocm
 
 from ddpg_jax.normalizer import NormalizerState
-from ddpg_jax.run_dir import RunDir
+from ddpg_jax.run_dir import RunDir, atomic_write
 
 FORMAT_VERSION = 1
 POLICY, TRAIN, META = "policy", "train", "meta"
@@ -455,7 +454,10 @@ class CheckpointStore:
             step_dir = self.directory / str(step)
             try:
                 if (step_dir / COMMIT_FILE).is_file():  # else pruned by retention meanwhile
-                    _write_json(step_dir / CHECKSUM_FILE, {"files": _checksums(step_dir)})
+                    atomic_write(
+                        step_dir / CHECKSUM_FILE,
+                        json.dumps({"files": _checksums(step_dir)}, indent=1, sort_keys=True),
+                    )
             except FileNotFoundError:
                 pass  # pruned while being read: nothing left to protect
             except OSError as e:
@@ -529,20 +531,6 @@ def _checksums(step_dir: pathlib.Path) -> dict[str, str]:
         for path in sorted(item.rglob("*"))
         if path.is_file()
     }
-
-
-def _write_json(path: pathlib.Path, doc: Any) -> None:
-    """Write atomically, so a crash leaves either no file or the whole one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _is_disk_full(e: BaseException) -> bool:

@@ -1,6 +1,7 @@
 """Typed, frozen, validated hyperparameters of a ddpg-jax run.
 
-Field names follow seed 000's JSON config; defaults are its "general model". `Config` is
+Field names and defaults are those of the reference study's DDPG (docs/reference_study.md;
+`configs/seed000.yaml` spells them out). `Config` is
 hashable so it can be a static argument of jitted functions: changing any field means a new
 compilation, which is what we want for shapes (sizes, batch) and branch choices (noise type).
 """
@@ -25,7 +26,7 @@ class ConfigError(ValueError):
 class Config:
     """DDPG hyperparameters. Every field is checked in `__post_init__`."""
 
-    # --- networks and optimisation (seed 000 general model) ---
+    # --- networks and optimisation (the reference study's model) ---
     hidden_dim: int = 256
     """Width of both hidden layers of actor and critic."""
     actor_lr: float = 1e-4
@@ -46,10 +47,11 @@ class Config:
     """Env steps per seed (summed over its envs) of uniformly random actions; learning starts
     after them."""
     critic_arch: CriticArch = "embed"
-    """'embed': state embedded in layer 1, action joins at layer 2 (seed 000); 'concat': (s, a)
-    concatenated at the input (seed 001)."""
+    """'embed': state embedded in layer 1, action joins at layer 2 (the reference study's
+    critic); 'concat': (s, a) concatenated at the input."""
     normalize_obs: bool = False
-    """Running mean/variance observation normalisation (RunningStatNorm)."""
+    """Normalise observations by their running mean and variance (updated with every
+    observation the agent acts on)."""
 
     # --- exploration ---
     noise_type: NoiseType = "gaussian"
@@ -67,7 +69,7 @@ class Config:
     ou_sigma: float = 0.2
     """OU volatility."""
     ou_dt: float = 1.0
-    """OU time step (seed 000's OUNoise uses 1)."""
+    """OU time step (the reference study uses 1)."""
 
     # --- TD3 switches (off = plain DDPG) ---
     twin_critics: bool = False

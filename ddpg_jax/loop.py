@@ -20,7 +20,6 @@ reads them from there, so variants stack on the vmapped axis together with seeds
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +34,7 @@ from ddpg_jax import hyperparams as hps
 from ddpg_jax import normalizer as norm
 from ddpg_jax.config import Config
 from ddpg_jax.hyperparams import Hyperparams
+from ddpg_jax.tracing import TRACE_COUNTS, count_traces  # noqa: F401 - tests read it here
 
 Metrics = dict[str, Any]
 
@@ -97,7 +97,20 @@ class Trainer:
         warmup_end: int | None = None,
     ) -> tuple[TrainCarry, Metrics]:
         """Iterations `[first_iteration, first_iteration + length)` of every seed, each phase
-        by its own scan; returns the carry and the chunk's summary (`summarise`).
+        by its own program; returns the carry and the chunk's summary (`summarise`), waiting
+        for both. `dispatch_chunk` is the same without waiting."""
+        carry, parts = self.dispatch_chunk(carry, first_iteration, length, warmup_end)
+        return carry, summarise(parts)
+
+    def dispatch_chunk(
+        self,
+        carry: TrainCarry,
+        first_iteration: int | None = None,
+        length: int | None = None,
+        warmup_end: int | None = None,
+    ) -> tuple[TrainCarry, list[Metrics]]:
+        """Starts the chunk and returns at once (JAX dispatches asynchronously): the carry and
+        the per-phase sums to pass to `summarise` once computed.
 
         `first_iteration` defaults to the carry's own counter (read from the device);
         `length` to `chunk_iterations`; `warmup_end`, the iteration where learning starts, to
@@ -118,7 +131,7 @@ class Trainer:
         if end > start:
             carry, sums = self.learn_seeds(carry, first, jnp.int32(start), jnp.int32(end))
             parts.append(sums)
-        return carry, summarise(parts)
+        return carry, parts
 
 
 def make_train(
@@ -295,8 +308,8 @@ def make_train(
         warmup_iterations=warmup_iterations(cfg),
         init=init,
         init_seeds=jax.jit(jax.vmap(init)),
-        warmup_seeds=jax.jit(_count_traces("warmup_chunk", warmup_seeds), donate_argnums=0),
-        learn_seeds=jax.jit(_count_traces("train_chunk", learn_seeds), donate_argnums=0),
+        warmup_seeds=jax.jit(count_traces("warmup_chunk", warmup_seeds), donate_argnums=0),
+        learn_seeds=jax.jit(count_traces("train_chunk", learn_seeds), donate_argnums=0),
         evaluate_seeds=make_evaluate(cfg, env, episode_length, eval_envs),
     )
 
@@ -336,18 +349,6 @@ def make_evaluate(
 
 _CRITIC_METRICS = ("critic_loss", "q_mean", "target_q_mean")
 UPDATE_METRICS = ("critic_loss", "actor_loss", "q_mean", "target_q_mean")
-TRACE_COUNTS: dict[str, int] = {}
-
-
-def _count_traces(name: str, fn: Callable) -> Callable:
-    """Counts traces of `fn`, so tests can assert that a chunk compiles once."""
-
-    @functools.wraps(fn)
-    def wrapped(*args):
-        TRACE_COUNTS[name] = TRACE_COUNTS.get(name, 0) + 1
-        return fn(*args)
-
-    return wrapped
 
 
 def _episode_sums(info: dict[str, jax.Array]) -> Metrics:

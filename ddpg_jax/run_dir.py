@@ -272,7 +272,7 @@ def save_config(run_dir: RunDir, cfg: Config, extra: dict[str, Any] | None = Non
         raise ValueError(f"extra keys {sorted(reserved)} are reserved by the run dir format")
     doc = {_VERSION_KEY: FORMAT_VERSION, **_plain(extra), _CONFIG_KEY: cfg.to_dict()}
     text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
-    _atomic_write(run_dir.config_path, text)
+    atomic_write(run_dir.config_path, text)
 
 
 def load_config(run_dir: RunDir) -> tuple[Config, dict[str, Any]]:
@@ -320,7 +320,7 @@ def save_evaluation(run_dir: RunDir, doc: dict[str, Any]) -> pathlib.Path:
     try:
         run_dir.evaluations_dir.mkdir(exist_ok=True)
         path = run_dir.evaluations_dir / name
-        _atomic_write(path, json.dumps(_plain(doc), indent=1) + "\n")
+        atomic_write(path, json.dumps(_plain(doc), indent=1) + "\n")
     except OSError as e:
         raise RunDirError(f"cannot save the evaluation in {run_dir.evaluations_dir}: {e}") from e
     return path
@@ -341,7 +341,9 @@ def _non_empty(path: pathlib.Path) -> bool:
     return path.is_dir() and any(path.iterdir())
 
 
-def _atomic_write(path: pathlib.Path, text: str) -> None:
+def atomic_write(path: pathlib.Path, text: str) -> None:
+    """Write atomically (a temporary file, fsync, rename): a crash leaves the old file or the
+    whole new one."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:

@@ -417,13 +417,15 @@ class HostLoop:
     def run_chunk(self) -> tuple[dict[str, Any], int]:
         """The next chunk of every seed; returns its per-seed metrics (on the host) and its
         length in vectorised steps."""
+        from ddpg_jax import loop
+
         length = self.schedule.chunk_length(self.iteration)
-        self.carry, metrics = self.trainer.train_chunk_seeds(
+        self.carry, parts = self.trainer.dispatch_chunk(
             self.carry, self.iteration, length, warmup_end=self.warmup_end
         )
-        _wait(self.carry.iteration)
+        _wait((self.carry.iteration, parts))  # in short sleeps: a signal is answered at once
         self.iteration += length
-        return metrics, length
+        return loop.summarise(parts), length
 
     def check_finite(self, env_step: int, metrics: dict[str, Any]) -> None:
         """Stops logging and saving a variant whose seeds are no longer finite."""

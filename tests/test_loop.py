@@ -46,3 +46,26 @@ def test_evaluation_counts_each_episode_until_it_ends(trainer):
     assert lengths.shape == (2, 3) and np.all(lengths >= 1) and np.all(lengths <= 30)
     # InvertedPendulum pays 1 per step while balanced and 0 on the terminating step.
     np.testing.assert_array_equal(returns, np.where(lengths == 30, 30, lengths - 1))
+
+
+def test_what_the_loop_writes_into_the_buffer():
+    """Row i + num_envs continues row i (same env) unless the episode ended there; at a time
+    limit next_obs is the true final observation (not the reset one) and nothing terminates."""
+    env = envs.make("inverted_pendulum", backend="mujoco")
+    cfg = CFG.replace(warmup_steps=0, batch_size=4, num_seeds=1)
+    trainer = make_train(cfg, env, chunk_iterations=40, episode_length=7, eval_envs=1)
+    carry = trainer.init_seeds(jax.random.split(jax.random.key(5), 1))
+    carry, _ = trainer.train_chunk_seeds(carry)
+    buf = jax.tree.map(lambda x: np.asarray(x[0]), carry.buffer)
+    n, e = int(buf.size), cfg.num_envs
+    assert n == 40 * e
+    obs, nxt = buf.data.obs[:n], buf.data.next_obs[:n]
+    term = buf.data.terminated[:n]
+    continues = np.all(np.isclose(obs[e:], nxt[:-e]), axis=1)
+    ended = ~continues  # the env reset between row i and row i + e
+    assert ended.any() and continues.any()
+    assert np.all(term[:-e][continues] == 0)  # a terminated step is always followed by a reset
+    # time limit 7: every env's 7th step without a termination ends its episode, not
+    # terminated, and bootstraps from a next_obs that is not the reset observation
+    truncated = ended & (term[:-e] == 0)
+    assert truncated.any()

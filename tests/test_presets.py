@@ -5,6 +5,7 @@ Fast: no training and no env construction (only `envs.canonical_name` / `envs.TA
 
 from __future__ import annotations
 
+import os
 import pathlib
 
 import pytest
@@ -149,3 +150,51 @@ def test_seed000_is_the_general_model_on_any_task_and_device():
     # Flags still win over it.
     cfg, _ = _resolve([f"--config={path}", "--env=hopper", "--num_seeds=5"], "gpu")
     assert cfg == expected.replace(num_seeds=5)
+
+
+def test_presets_ship_in_the_wheel_and_load_from_a_foreign_directory(tmp_path):
+    """`pip install .` (not -e) must carry the presets: build the wheel, import the package from
+    it (not from this checkout) in another working directory, and load a preset."""
+    import subprocess
+    import sys
+    import zipfile
+
+    root = CONFIGS.parent
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(root),
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("ddpg_jax-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        assert {f"ddpg_jax/presets/{p.name}" for p in ALL_YAML} <= names
+        z.extractall(tmp_path / "site")
+    code = (
+        "import sys; sys.meta_path = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
+        f"sys.path.insert(0, {str(tmp_path / 'site')!r}); "
+        "import ddpg_jax.settings as s; print(s.__file__); "
+        "print(s.load_preset('hopper', 'cpu')['batch_size'])"
+    )
+    away = tmp_path / "elsewhere"
+    away.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=away, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    where, batch = out.stdout.split()
+    assert where.startswith(str(tmp_path / "site"))
+    assert int(batch) == _doc(CONFIGS / "hopper.yaml")["cpu"]["batch_size"]

@@ -137,7 +137,15 @@ STABILISED = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(STABILISED))
+# Each probe compiles its own program (~30 s on 2 cores): three run by default, the other
+# three (their math is tested in test_agent.py) with `-m slow`.
+SLOW = {"categorical", "widths_depth", "grad_clip"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in sorted(STABILISED)],
+)
 def test_stabilisers_still_learn(name):
     cfg = STABILISED[name]
     ts = _train(two_step, 1500, jax.random.key(0), cfg)

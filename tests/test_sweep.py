@@ -215,6 +215,7 @@ def test_sweep_cli_writes_one_normal_run_dir_per_variant(tmp_path, capsys):
     "argv,expected",
     [
         (["--grid", "hidden_dim=64,128"], "'hidden_dim' cannot be swept in one process"),
+        (["--grid", "nope=1"], "unknown field 'nope'"),
         (["--grid", "batch_size=64"], "traceable fields: actor_lr, critic_lr, tau"),
         ([], "give at least one --grid"),
         (["--grid", "tau"], "is invalid: use tau=V1,V2"),

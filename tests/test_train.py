@@ -17,8 +17,12 @@ from ddpg_jax.metrics_log import read_metrics
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A run that learns visibly in well under a minute of training on 2 cores.
+# Seed 1: the untrained policies' returns depend on the init keys (issue 11 changed how they
+# are derived); seed 1's (about 17) are typical of a random policy, so "3x better" measures
+# learning rather than a lucky start (seed 0's untrained return is now 40).
 LEARNING_RUN = [
     "--env=inverted_pendulum",
+    "--seed=1",
     "--num_envs=8",
     "--num_seeds=2",
     "--total_steps=12000",

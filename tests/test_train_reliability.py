@@ -191,3 +191,15 @@ def test_eval_keys_never_equal_init_keys():
     old_init = jax.random.split(jax.random.key(0), 8)
     old_eval = jax.random.fold_in(jax.random.key(0), 1)
     assert np.array_equal(jax.random.key_data(old_init[1]), jax.random.key_data(old_eval))
+
+
+def test_resume_of_a_run_with_an_unknown_env_is_one_line(finished, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(finished, out)
+    text = (out / "config.yaml").read_text().replace("env: inverted_pendulum", "env: humanoid")
+    (out / "config.yaml").write_text(text)
+    assert train.main([f"--resume={out}"]) == 2
+    err = capsys.readouterr().err
+    assert "config.yaml" in err and "humanoid" in err and err.count("\n") == 1

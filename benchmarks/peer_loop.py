@@ -56,7 +56,7 @@ LEARNER = {
     "noise_type": "gaussian",
     "expl_noise": 0.1,
     "noise_decay_mode": "none",
-    "policy_delay": 1,
+    "policy_delay": 2,  # as CleanRL's DDPG (policy_frequency 2) and the measurement
     "twin_critics": False,
     "target_noise": 0.0,
 }

@@ -515,13 +515,26 @@ class HostLoop:
                 compiled: set[str] = set()
                 while self.iteration < schedule.total_iterations and interrupts.received is None:
                     t0 = time.time()
-                    phase = "warm-up" if self.iteration < self.warmup_end else "learning"
+                    ahead = self.iteration + schedule.chunk_length(self.iteration)
+                    phases = {
+                        p
+                        for p, runs in (
+                            ("warm-up", self.iteration < self.warmup_end),
+                            ("learning", ahead > self.warmup_end),
+                        )
+                        if runs
+                    }
                     metrics, length = self.run_chunk()
                     env_step = self.iteration * cfg.num_envs
                     seconds = time.time() - t0
-                    if phase not in compiled:
-                        compiled.add(phase)
-                        progress.note(f"first {phase} chunk (compile included): {seconds:.1f} s")
+                    if phases - compiled:
+                        new = sorted(phases - compiled, reverse=True)
+                        compiled |= phases
+                        progress.note(
+                            f"chunk ending at env step {env_step}: {seconds:.1f} s, compile of "
+                            f"the {' and '.join(new)} program{'s' if len(new) > 1 else ''} "
+                            "included"
+                        )
                     self.check_finite(env_step, metrics)
                     if not self.active:
                         exit_code = EXIT_NON_FINITE

@@ -513,6 +513,7 @@ class HostLoop:
                     self.log(0, {**first, "env_steps_per_s": np.full(self.num_seeds, np.nan)}, 0.0)
                     progress.update(0, first["eval_return"])
                 compiled: set[str] = set()
+                saved_at = None if not resume else self.iteration * cfg.num_envs
                 while self.iteration < schedule.total_iterations and interrupts.received is None:
                     t0 = time.time()
                     ahead = self.iteration + schedule.chunk_length(self.iteration)
@@ -551,6 +552,7 @@ class HostLoop:
                     self.log(env_step, row, time.time() - t_start)
                     if schedule.checkpoints_at(env_step) or stopping:
                         self.save(env_step, evaluated)
+                        saved_at = env_step
                     progress.update(
                         env_step,
                         self.latest_eval.get("eval_return"),
@@ -563,6 +565,9 @@ class HostLoop:
                 if interrupts.received is not None and exit_code == 0:
                     exit_code = interrupts.exit_code
                     stopped_by = "interrupt"
+                    env_step = self.iteration * cfg.num_envs
+                    if env_step != saved_at:  # e.g. a signal during the first evaluation
+                        self.save(env_step, evaluated=False)
         except CheckpointError as e:  # e.g. the disk is full: one line, earlier ones are kept
             progress.note(f"error: {e}")
             exit_code = EXIT_USAGE

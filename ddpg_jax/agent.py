@@ -162,11 +162,6 @@ def _soft_update(tau: Any, online: Any, target: Any) -> Any:
     return jax.tree.map(lambda o, t: tau * o + (1.0 - tau) * t, online, target)
 
 
-def tree_where(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
-    """`jnp.where(pred, ...)` leaf by leaf over two pytrees of one structure."""
-    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
-
-
 def _optimizer(cfg: Config, *parts: optax.GradientTransformation) -> optax.GradientTransformation:
     """`parts` after an optional global-norm clip (`max_grad_norm`; off adds nothing, so the
     default optimizer state keeps its structure)."""

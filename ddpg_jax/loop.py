@@ -85,10 +85,6 @@ class Trainer:
     learn_seeds: Callable[..., tuple[TrainCarry, Metrics]]
     evaluate_seeds: Callable[[agent.TrainState, jax.Array], Metrics]
 
-    @property
-    def env_steps_per_chunk(self) -> int:
-        return self.chunk_iterations * self.cfg.num_envs
-
     def train_chunk_seeds(
         self,
         carry: TrainCarry,

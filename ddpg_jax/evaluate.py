@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import functools
 import json
 import pathlib
 import shlex
@@ -35,6 +34,7 @@ from ddpg_jax.checkpoint import json_safe
 from ddpg_jax.cli import Parser, UsageError
 from ddpg_jax.cli import run as run_cli
 from ddpg_jax.cli import say as _print
+from ddpg_jax.episodes import run_gym_episodes, run_mjx_episodes
 
 DEFAULT_EPISODE_LENGTH = 1000
 """Time limit for runs whose config.yaml predates `run.episode_length` (Gymnasium's own)."""
@@ -246,6 +246,8 @@ def evaluate(
             f"{np.std(gym['returns']):.1f}"
         )
         row = {"seed_index": pi.seed_index, **_stats("gym", gym["returns"], gym["lengths"])}
+        if "distances" in gym:
+            row.update(_distance_stats(gym["distances"]))
         if mjx:
             t0 = time.time()
             if pi is first:
@@ -270,6 +272,11 @@ def evaluate(
         "gym_std": float(means.std()),
         "gym_length_mean": float(np.mean([r["gym_length_mean"] for r in rows])),
     }
+    if all("gym_distance_mean" in r for r in rows):
+        distances = np.array([r["gym_distance_mean"] for r in rows])
+        doc.update(
+            gym_distance_mean=float(distances.mean()), gym_distance_std=float(distances.std())
+        )
     if mjx:
         mjx_means = np.array([r["mjx_mean"] for r in rows])
         doc.update(
@@ -291,6 +298,16 @@ def _stats(prefix: str, returns: np.ndarray, lengths: np.ndarray) -> dict[str, A
     }
 
 
+def _distance_stats(distances: np.ndarray) -> dict[str, Any]:
+    """Forward distance per episode (root x at the end minus at the reset): a walking policy
+    and one that stands still can score alike (Ant's ~1000 for surviving)."""
+    return {
+        "gym_distances": distances.tolist(),
+        "gym_distance_mean": float(np.mean(distances)),
+        "gym_distance_std": float(np.std(distances)),
+    }
+
+
 def relative_gap(mjx_mean: float, gym_mean: float) -> float:
     """`(mjx - gym) / max(|gym|, 1)`: relative, and finite when the Gymnasium return is ~0."""
     return (mjx_mean - gym_mean) / max(abs(gym_mean), 1.0)
@@ -308,72 +325,6 @@ def format_gap(row: dict[str, Any]) -> str:
     return f"{100 * row['gap']:+.2f}%"
 
 
-def run_gym_episodes(pi: Any, episode_seeds: list[int], max_episode_steps: int) -> dict:
-    """Noise-free episodes in Gymnasium: returns, lengths and the reset qpos/qvel of each."""
-    env = video.make_gym_env(pi.gym_id, max_episode_steps)
-    out: dict[str, list] = {"returns": [], "lengths": [], "qpos": [], "qvel": []}
-    try:
-        for seed in episode_seeds:
-            obs, _ = env.reset(seed=int(seed))
-            data = env.unwrapped.data
-            out["qpos"].append(data.qpos.copy())
-            out["qvel"].append(data.qvel.copy())
-            total, length, done = 0.0, 0, False
-            while not done:
-                obs, reward, terminated, truncated, _ = env.step(pi.act(obs))
-                total += float(reward)
-                length += 1
-                done = terminated or truncated
-            out["returns"].append(total)
-            out["lengths"].append(length)
-    finally:
-        env.close()
-    return {k: np.asarray(v) for k, v in out.items()}
-
-
-@functools.cache
-def _mjx_rollout(env_name: str, cfg: Any) -> Any:
-    """`(params, qpos [n, nq], qvel [n, nv], max_steps) -> (returns [n], lengths [n])`: jitted
-    noise-free MJX episodes from the given initial states, vmapped over episodes. A
-    `lax.while_loop`, so it stops once every episode has terminated or hit `max_steps`."""
-    import jax
-    import jax.numpy as jnp
-
-    import envs
-    from ddpg_jax.agent import policy_action
-
-    # MJX on purpose, also on a CPU: the point is its gap to Gymnasium's C MuJoCo.
-    env = envs.make(env_name, backend="mjx")
-
-    def episode(params, qpos, qvel, max_steps):
-        state = env.set_state(env.blank_state(), qpos, qvel)  # Gymnasium's reset, then set
-
-        def running(carry):
-            _, done, _, length = carry
-            return (done == 0) & (length < max_steps)
-
-        def step(carry):
-            state, _, total, length = carry
-            state = env.step(state, policy_action(cfg, params, state.obs))
-            return state, state.done, total + state.reward, length + 1
-
-        zero = jnp.zeros((), state.reward.dtype)
-        init = (state, zero, zero, jnp.zeros((), jnp.int32))
-        _, _, total, length = jax.lax.while_loop(running, step, init)
-        return total, length
-
-    return jax.jit(jax.vmap(episode, in_axes=(None, 0, 0, None)))
-
-
-def run_mjx_episodes(
-    pi: Any, qpos: np.ndarray, qvel: np.ndarray, max_episode_steps: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Returns and lengths of the same policy in MJX from the given initial states."""
-    rollout = _mjx_rollout(pi.env, pi.config)
-    returns, lengths = rollout(pi.params, qpos, qvel, np.int32(max_episode_steps))
-    return np.asarray(returns, np.float64), np.asarray(lengths).astype(np.int64)
-
-
 # --- output ---
 
 _GAP_NOTE = (
@@ -386,6 +337,7 @@ def format_table(result: dict[str, Any]) -> str:
     """One run's result as a table: a row per seed, and their mean ± std when 2 or more."""
     seeds = result["episode_seeds"]
     mjx = "mjx_mean" in result
+    walks = "gym_distance_mean" in result
     which = result.get("checkpoint")
     which = f" ({which})" if which and which != str(result["checkpoint_step"]) else ""
     lines = [
@@ -393,6 +345,7 @@ def format_table(result: dict[str, Any]) -> str:
         f"{len(seeds)} episode(s) per seed, episode seeds {seeds[0]}..{seeds[-1]}, "
         f"time limit {result['max_episode_steps']}",
         f"{'seed':>4}  {'Gymnasium return':>18}  {'length':>8}"
+        + (f"  {'forward x':>14}" if walks else "")
         + (f"  {'MJX return':>18}  {'gap':>8}" if mjx else ""),
     ]
     rows = [(str(r["seed_index"]), r) for r in result["seeds"]]
@@ -400,6 +353,8 @@ def format_table(result: dict[str, Any]) -> str:
         rows.append(("all", result))
     for name, r in rows:
         line = f"{name:>4}  {_pm(r['gym_mean'], r['gym_std']):>18}  {r['gym_length_mean']:>8.1f}"
+        if walks:
+            line += f"  {_pm(r['gym_distance_mean'], r['gym_distance_std']):>14}"
         if mjx:
             line += f"  {_pm(r['mjx_mean'], r['mjx_std']):>18}  {format_gap(r):>8}"
         lines.append(line + ("   (mean ± std over seeds)" if name == "all" else ""))

@@ -346,3 +346,40 @@ def test_unset_mujoco_gl_tries_egl_then_osmesa(monkeypatch):
     _probe_fails(monkeypatch)
     with pytest.raises(evaluate.UsageError, match="egl: libEGL not found; osmesa: libOSMesa"):
         video.choose_renderer()
+
+
+def test_forward_distance_is_reported_for_walking_tasks_only():
+    # Issue 12: Ant standing still scores ~1000, so the table shows how far each episode went.
+    import types
+
+    import gymnasium
+
+    from ddpg_jax import episodes
+
+    push = types.SimpleNamespace(gym_id="Hopper-v5", act=lambda obs: np.full(3, 0.5, np.float32))
+    out = episodes.run_gym_episodes(push, [3], 50)
+    env = gymnasium.make("Hopper-v5", max_episode_steps=50)
+    env.reset(seed=3)
+    start = float(env.unwrapped.data.qpos[0])
+    done, info = False, {}
+    while not done:
+        _, _, terminated, truncated, info = env.step(np.full(3, 0.5, np.float32))
+        done = terminated or truncated
+    assert out["distances"].tolist() == [info["x_position"] - start]
+    assert out["distances"][0] != 0.0
+
+    still = types.SimpleNamespace(gym_id="InvertedPendulum-v5", act=lambda obs: np.zeros(1))
+    assert "distances" not in episodes.run_gym_episodes(still, [0], 20)
+
+    row = {"seed_index": 0, "gym_mean": 5.0, "gym_std": 1.0, "gym_length_mean": 9.0}
+    row.update(evaluate._distance_stats(np.array([2.0, 4.0])))
+    result = {
+        "gym_id": "Ant-v5",
+        "checkpoint_step": 100,
+        "episode_seeds": [0, 1],
+        "max_episode_steps": 1000,
+        "seeds": [row],
+        **row,
+    }
+    table = evaluate.format_table(result)
+    assert "forward x" in table.splitlines()[1] and "3.0 ± 1.0" in table

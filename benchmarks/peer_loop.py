@@ -59,6 +59,7 @@ LEARNER = {
     "policy_delay": 2,  # as CleanRL's DDPG (policy_frequency 2) and the issue's measurement
     "twin_critics": False,
     "target_noise": 0.0,
+    "target_noise_clip": 0.5,  # unused without target noise; given so no preset value leaks in
 }
 """Learner settings shared by the peer and ours; batch, buffer and warm-up come from flags."""
 

@@ -296,16 +296,21 @@ def test_gap_is_absolute_near_zero_and_relative_otherwise():
     assert evaluate.format_gap(large) == "-1.00%"
 
 
-def test_table_from_the_api_has_no_empty_parentheses():
-    row = {"seed_index": 0, "gym_mean": 5.0, "gym_std": 1.0, "gym_length_mean": 9.0}
-    result = {
-        "gym_id": "Hopper-v5",
+def _one_seed_result(gym_id: str, **extra) -> dict:
+    """A one-seed `evaluate` result as the API returns it, for the table's tests."""
+    row = {"seed_index": 0, "gym_mean": 5.0, "gym_std": 1.0, "gym_length_mean": 9.0, **extra}
+    return {
+        "gym_id": gym_id,
         "checkpoint_step": 100,
         "episode_seeds": [0, 1],
         "max_episode_steps": 1000,
         "seeds": [row],
         **row,
     }
+
+
+def test_table_from_the_api_has_no_empty_parentheses():
+    result = _one_seed_result("Hopper-v5")
     assert (
         evaluate.format_table(result)
         .splitlines()[0]
@@ -371,15 +376,6 @@ def test_forward_distance_is_reported_for_walking_tasks_only():
     still = types.SimpleNamespace(gym_id="InvertedPendulum-v5", act=lambda obs: np.zeros(1))
     assert "distances" not in episodes.run_gym_episodes(still, [0], 20)
 
-    row = {"seed_index": 0, "gym_mean": 5.0, "gym_std": 1.0, "gym_length_mean": 9.0}
-    row.update(evaluate._distance_stats(np.array([2.0, 4.0])))
-    result = {
-        "gym_id": "Ant-v5",
-        "checkpoint_step": 100,
-        "episode_seeds": [0, 1],
-        "max_episode_steps": 1000,
-        "seeds": [row],
-        **row,
-    }
+    result = _one_seed_result("Ant-v5", **evaluate._distance_stats(np.array([2.0, 4.0])))
     table = evaluate.format_table(result)
     assert "forward x" in table.splitlines()[1] and "3.0 ± 1.0" in table

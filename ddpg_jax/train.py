@@ -20,7 +20,9 @@ import dataclasses
 import os
 import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ddpg_jax import settings
@@ -247,8 +249,6 @@ class Interrupts:
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> Interrupts:
-        import threading
-
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -273,16 +273,36 @@ class Interrupts:
         return 128 + signal.Signals[self.received].value if self.received else 0
 
 
-def _wait(tree: Any) -> Any:
-    """Block until every array in `tree` is computed, in short sleeps, so that a signal handler
-    runs within a fraction of a second even while a long chunk computes."""
+_ABANDONED = threading.Event()
+
+
+def _computed(work: Callable[[], Any]) -> Any:
+    """`work()` with every array it returns computed, run in a worker thread while this (main)
+    thread waits in short joins, so that a signal handler runs within a fraction of a second.
+    Waiting on the arrays alone is not enough: on the CPU a program with host callbacks (the C
+    MuJoCo backend) runs inside the dispatching call, not after it."""
     import jax
 
-    for leaf in jax.tree.leaves(tree):
-        is_ready = getattr(leaf, "is_ready", None)
-        while is_ready is not None and not is_ready():
-            time.sleep(0.05)
-    return tree
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = jax.block_until_ready(work())
+        except BaseException as e:  # re-raised in the main thread
+            outcome["error"] = e
+
+    # A daemon, so that a second signal (KeyboardInterrupt here) can end the process at once.
+    worker = threading.Thread(target=target, name="ddpg-jax-chunk", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.05)
+    except BaseException:  # a second signal: the work goes on, unwanted
+        _ABANDONED.set()
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 class HostLoop:
@@ -420,10 +440,11 @@ class HostLoop:
         from ddpg_jax import loop
 
         length = self.schedule.chunk_length(self.iteration)
-        self.carry, parts = self.trainer.dispatch_chunk(
-            self.carry, self.iteration, length, warmup_end=self.warmup_end
+        self.carry, parts = _computed(
+            lambda: self.trainer.dispatch_chunk(
+                self.carry, self.iteration, length, warmup_end=self.warmup_end
+            )
         )
-        _wait((self.carry.iteration, parts))  # in short sleeps: a signal is answered at once
         self.iteration += length
         return loop.summarise(parts), length
 
@@ -454,7 +475,9 @@ class HostLoop:
         import jax
 
         keys = self.seed_keys(jax.random.fold_in(self.eval_root, env_step))
-        result = jax.device_get(_wait(self.trainer.evaluate_seeds(self.carry.train_state, keys)))
+        result = jax.device_get(
+            _computed(lambda: self.trainer.evaluate_seeds(self.carry.train_state, keys))
+        )
         self.latest_eval = {
             "eval_return": result["eval_returns"].mean(axis=1),
             "eval_return_std": result["eval_returns"].std(axis=1),
@@ -574,9 +597,11 @@ class HostLoop:
         except KeyboardInterrupt:
             exit_code = EXIT_INTERRUPTED
             latest = self.stores[0].latest_step()
+            kept = self.variants[0].directory.checkpoints_dir
             progress.note(
-                f"stopped at once; the latest checkpoint (env step {latest}) is kept in "
-                f"{self.variants[0].directory.checkpoints_dir}"
+                "stopped at once; no checkpoint was saved yet"
+                if latest is None
+                else f"stopped at once; the latest checkpoint (env step {latest}) is kept in {kept}"
             )
         finally:
             progress.close()
@@ -694,5 +719,16 @@ def _seed_sharding(num_seeds: int) -> Any:
     return NamedSharding(mesh, PartitionSpec("seeds"))
 
 
+def _exit(code: int) -> None:
+    """Ends the process with `code`. After a second signal the abandoned chunk may still be
+    computing, or XLA's threads may still be in host callbacks: a normal interpreter exit then
+    aborts (SIGABRT in the finaliser), so the process leaves at once (its files are closed)."""
+    if _ABANDONED.is_set():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())

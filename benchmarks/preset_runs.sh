@@ -9,21 +9,12 @@
 # A finished run (evaluation saved) is skipped; a cut-off one is resumed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benchmarks/run_lib.sh
+. benchmarks/run_lib.sh
 tasks=${1:?TASKS}; seeds=${2:-0}
 for task in $tasks; do
   for seed in $seeds; do
-    run=runs/preset-$task-s$seed
-    if ls "$run/evaluations"/*.json >/dev/null 2>&1; then echo "== $task seed $seed: done"; continue; fi
-    echo "== $task seed $seed: $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
-    start=$(date +%s)
-    if [ -f "$run/config.yaml" ]; then
-      python -m ddpg_jax.train --resume="$run" || exit $?
-    else
-      python -m ddpg_jax.train --env="$task" --seed="$seed" --out="$run" || exit $?
-    fi
-    echo "== $task seed $seed: train wall-clock $(( $(date +%s) - start )) s, ended $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
-    python -m ddpg_jax.evaluate "$run" --seed-index all --episodes 10 --no-mjx || exit $?
-    mkdir -p "results/runs/preset-$task"
-    python -m ddpg_jax.report "$run" --export "results/runs/preset-$task" >/dev/null || exit $?
+    train_evaluate_export "runs/preset-$task-s$seed" "results/runs/preset-$task" "" \
+      --env="$task" --seed="$seed" || exit $?
   done
 done

@@ -12,6 +12,8 @@
 # (the CPU's time goes to env steps); the presets chosen from it are then checked with more.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benchmarks/run_lib.sh
+. benchmarks/run_lib.sh
 task=${1:?TASK}; minutes=${2:?MINUTES}; shift 2
 root=runs/study-$task
 mkdir -p "$root" "results/runs/study-$task"
@@ -50,18 +52,8 @@ flags_of() {
 
 for variant in "$@"; do
   flags=$(flags_of "$variant") || exit 2
-  run=$root/$variant
-  if [ -d "$run/evaluations" ] && ls "$run/evaluations"/*.json >/dev/null 2>&1; then
-    echo "== $variant: done"; continue
-  fi
-  echo "== $variant: $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
-  if [ -f "$run/config.yaml" ]; then
-    python -m ddpg_jax.train --resume="$run" --max_minutes="$minutes" || exit $?
-  else
-    # shellcheck disable=SC2086
-    python -m ddpg_jax.train --out="$run" "${common[@]}" $flags || exit $?
-  fi
-  python -m ddpg_jax.evaluate "$run" --episodes 10 --no-mjx || exit $?
-  python -m ddpg_jax.report "$run" --export "results/runs/study-$task" >/dev/null || exit $?
+  # shellcheck disable=SC2086
+  train_evaluate_export "$root/$variant" "results/runs/study-$task" "--max_minutes=$minutes" \
+    "${common[@]}" $flags || exit $?
 done
 python -m ddpg_jax.report "results/runs/study-$task" --study

@@ -1,7 +1,7 @@
 """Command line: rebuild the results tables from run dirs (what RESULTS.md and
 notebooks/results.ipynb show).
 
-    python -m ddpg_jax.report RUN_OR_FOLDER [...] [--study] [--target R] [--export DIR]
+    python -m ddpg_jax.report RUN_OR_FOLDER [...] [--study] [--pool] [--target R] [--export DIR]
 
 Each argument is a run dir or a folder holding run dirs (a sweep's `--out`). A run contributes
 its `config.yaml` (task, seeds, device, physics), its `metrics.csv` (env steps, wall-clock,
@@ -10,7 +10,8 @@ by every `python -m ddpg_jax.evaluate`). Without `--study` it prints one row per
 format of seed 000's Table 1, beside seed 000's and the best published DDPG numbers; with
 `--study` one row per variant of a sweep (without it, rows of different variants get a
 variant column). `--target R` adds the wall-clock and env steps at which the training loop's
-eval return, averaged over seeds, first reached R. Markdown on stdout; bad input exits 2.
+eval return, averaged over seeds, first reached R. `--pool` makes one row of the runs that
+differ only in their seed (a preset run once per seed). Markdown on stdout; bad input exits 2.
 
 `--export DIR` also copies each run's records (config.yaml, metrics.csv, evaluations/; not the
 checkpoints) to `DIR/<run name>` (`DIR/<sweep>/<variant>` for a sweep's variants): small enough
@@ -98,12 +99,71 @@ def summarize(path: str | pathlib.Path, target: float | None = None) -> dict[str
         "wall_s": float(np.nanmax(metrics["wall_time"])) if steps.size else float("nan"),
         "where": _where(extra),
         "started": extra.get("started"),
+        "setting": _setting(cfg, extra),
+        "seed": (extra.get("run") or {}).get("seed"),
     }
     summary.update(_training_evals(metrics))
     if target is not None:
         summary["time_to_target"] = _time_to_target(metrics, target)
     summary["evaluation"] = _best_evaluation(run_dir.load_evaluations(rd), cfg.num_seeds)
     return summary
+
+
+def _setting(cfg: Any, extra: dict[str, Any]) -> str:
+    """What a run ran, but for its seed and start time: runs with equal settings are seeds
+    of one experiment (`pool_seeds`)."""
+    import dataclasses
+
+    run = {k: v for k, v in (extra.get("run") or {}).items() if k != "seed"}
+    rest = {k: v for k, v in extra.items() if k not in ("run", "started")}
+    return repr(
+        (sorted(dataclasses.asdict(cfg).items()), sorted(run.items()), sorted(rest.items()))
+    )
+
+
+_POOLED_AS_IS = ("path", "variant", "env", "num_envs", "updates_per_step", "where", "setting")
+
+
+def pool_seeds(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One summary per setting: runs that differ only in their seed (one seed each, or more)
+    become one row whose Gymnasium score is the mean ± std over all their seeds, each seed's
+    score its mean over episodes. Env steps and wall-clock become the range over the runs.
+    A setting whose runs were not all evaluated, or not on the same episodes, stays one row
+    per run, and so do reruns of one seed. The order is that of each setting's first run."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for s in summaries:
+        groups.setdefault(s["setting"], []).append(s)
+    pooled = []
+    for runs in groups.values():
+        evaluations = [r["evaluation"] for r in runs]
+        same_episodes = len({repr(e and e["episode_seeds"]) for e in evaluations}) == 1
+        repeated_seed = len({r["seed"] for r in runs}) < len(runs)  # reruns, not more seeds
+        if len(runs) == 1 or None in evaluations or not same_episodes or repeated_seed:
+            pooled.extend(runs)
+            continue
+        means = [seed["gym_mean"] for e in evaluations for seed in e["seeds"]]
+        steps = sorted({e["checkpoint_step"] for e in evaluations})
+        pooled.append(
+            {
+                **{k: v for k, v in runs[0].items() if k in _POOLED_AS_IS},
+                "label": ", ".join(r["label"] for r in runs),
+                "num_seeds": sum(r["num_seeds"] for r in runs),
+                "env_steps": min(r["env_steps"] for r in runs),
+                "env_steps_max": max(r["env_steps"] for r in runs),
+                "wall_s": min(r["wall_s"] for r in runs),
+                "wall_s_max": max(r["wall_s"] for r in runs),
+                "runs": len(runs),
+                "evaluation": {
+                    **evaluations[0],
+                    "seeds": [seed for e in evaluations for seed in e["seeds"]],
+                    "gym_mean": float(np.mean(means)),
+                    "gym_std": float(np.std(means)),
+                    "checkpoint_step": steps[0],
+                    "checkpoint_step_max": steps[-1],
+                },
+            }
+        )
+    return pooled
 
 
 def _where(extra: dict[str, Any]) -> str:
@@ -195,11 +255,17 @@ def _pm(mean: float, std: float) -> str:
     return f"{mean:.0f} ± {std:.0f}"
 
 
-def _steps(n: int) -> str:
+def _steps(n: int, most: int | None = None) -> str:
+    """`n` env steps as 520k or 1M; with a different `most`, the range (400k-540k)."""
+    if most is not None and most != n:
+        return f"{_steps(n)}-{_steps(most)}"
     return f"{n / 1e6:g}M" if n >= 1_000_000 else f"{n / 1e3:g}k"
 
 
-def _wall(seconds: float) -> str:
+def _wall(seconds: float, most: float | None = None) -> str:
+    """Seconds as 42 s, 2.5 min or 28 min; with a different `most`, the range."""
+    if most is not None and _wall(most) != _wall(seconds):
+        return f"{_wall(seconds)} to {_wall(most)}"
     if not np.isfinite(seconds):
         return "?"
     if seconds < 120:
@@ -214,7 +280,7 @@ def _gym_cell(evaluation: dict[str, Any] | None) -> str:
     return (
         f"**{_pm(evaluation['gym_mean'], evaluation['gym_std'])}** "
         f"({len(evaluation['seeds'])} seed(s) x {len(evaluation['episode_seeds'])} episodes, "
-        f"step {_steps(evaluation['checkpoint_step'])})"
+        f"step {_steps(evaluation['checkpoint_step'], evaluation.get('checkpoint_step_max'))})"
     )
 
 
@@ -255,7 +321,8 @@ def results_table(summaries: list[dict[str, Any]], target: float | None = None) 
         variant = f" {s.get('variant') or '—'} |" if variants else ""
         lines.append(
             f"| {_gym_id(s['env'])} |{variant} {_gym_cell(s['evaluation'])} | {s['num_seeds']} "
-            f"| {_steps(s['env_steps'])} | {_wall(s['wall_s'])} ({s['where']}) "
+            f"| {_steps(s['env_steps'], s.get('env_steps_max'))} "
+            f"| {_wall(s['wall_s'], s.get('wall_s_max'))} ({s['where']}) "
             f"| {test} / {final} | {BEST_PUBLISHED_DDPG_1M.get(s['env'], '?')} |"
             + (f" {_target_cell(s)} |" if target is not None else "")
         )
@@ -336,6 +403,12 @@ def build_parser() -> argparse.ArgumentParser:
         "averaged over seeds, first reached R",
     )
     parser.add_argument(
+        "--pool",
+        action="store_true",
+        help="one row per setting: runs that differ only in their seed are pooled (mean ± std "
+        "over all their seeds)",
+    )
+    parser.add_argument(
         "--export",
         metavar="DIR",
         help="also copy each run's config.yaml, metrics.csv and evaluations/ under DIR",
@@ -349,6 +422,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    if args.pool and (args.study or args.target is not None):
+        raise UsageError(
+            "--pool makes the per-task table; it does not combine with --study or --target"
+        )
     run_dirs = find_run_dirs(args.paths)
     if args.target is not None and not np.isfinite(args.target):
         raise UsageError(f"--target must be a finite number, got {args.target}")
@@ -356,6 +433,8 @@ def _main(argv: list[str] | None) -> int:
     if args.export:
         for copy in export_records(run_dirs, pathlib.Path(args.export)):
             say(f"exported {copy}")
+    if args.pool:
+        summaries = pool_seeds(summaries)
     table = study_table if args.study else results_table
     print(table(summaries, args.target))
     return 0

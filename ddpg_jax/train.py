@@ -434,6 +434,15 @@ class HostLoop:
         )
         return step
 
+    def phases_ahead(self) -> set[str]:
+        """The programs the next chunk runs: "warm-up", "learning" or both."""
+        phases = set()
+        if self.iteration < self.warmup_end:
+            phases.add("warm-up")
+        if self.iteration + self.schedule.chunk_length(self.iteration) > self.warmup_end:
+            phases.add("learning")
+        return phases
+
     def run_chunk(self) -> tuple[dict[str, Any], int]:
         """The next chunk of every seed; returns its per-seed metrics (on the host) and its
         length in vectorised steps."""
@@ -539,15 +548,7 @@ class HostLoop:
                 saved_at = None if not resume else self.iteration * cfg.num_envs
                 while self.iteration < schedule.total_iterations and interrupts.received is None:
                     t0 = time.time()
-                    ahead = self.iteration + schedule.chunk_length(self.iteration)
-                    phases = {
-                        p
-                        for p, runs in (
-                            ("warm-up", self.iteration < self.warmup_end),
-                            ("learning", ahead > self.warmup_end),
-                        )
-                        if runs
-                    }
+                    phases = self.phases_ahead()
                     metrics, length = self.run_chunk()
                     env_step = self.iteration * cfg.num_envs
                     seconds = time.time() - t0

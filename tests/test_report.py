@@ -25,10 +25,13 @@ def _evaluation(step, seed_means, episodes=10, num_seeds=None):
     }
 
 
-def make_run(root, env="hopper", variant=None, evals=(), device="cpu: 1 x cpu"):
+def make_run(root, env="hopper", variant=None, evals=(), device="cpu: 1 x cpu", seed=None):
     """A run dir of 2 seeds with three logged eval points and the given saved evaluations."""
     rd = run_dir.create(root, env)
     extra = {"env": env, "backend": "mujoco", "device": device, "cpu_count": 2}
+    if seed is not None:
+        extra["run"] = {"env": env, "seed": seed}
+        extra["started"] = f"2026-12-03T1{seed}:00:00+00:00"
     if variant:
         extra["variant"] = variant
     run_dir.save_config(rd, Config(num_seeds=2, num_envs=16), extra)
@@ -156,3 +159,26 @@ def test_time_to_target_return(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[2].endswith("| not reached (best 300) |")
     assert report.main([str(root), "--target", "nan"]) == 2
     assert "--target must be a finite number" in capsys.readouterr().err
+
+
+def test_pool_makes_one_row_of_the_seeds_of_one_setting(tmp_path, capsys):
+    # Two runs of one setting (seeds 0 and 5, two seed indices each), a rerun of seed 0, and a
+    # run of another task: the first two pool into one row over their four seeds.
+    a = make_run(tmp_path / "a", seed=0, evals=[_evaluation(10000, [1000.0, 2000.0])])
+    b = make_run(tmp_path / "b", seed=5, evals=[_evaluation(8000, [3000.0, 4000.0])])
+    again = make_run(tmp_path / "again", seed=0, evals=[_evaluation(10000, [10.0, 20.0])])
+    ant = make_run(tmp_path / "ant", env="ant", seed=1, evals=[_evaluation(10000, [7.0, 9.0])])
+    rows = report.pool_seeds([report.summarize(p) for p in (a, b, ant)])
+    assert [r["env"] for r in rows] == ["hopper", "ant"]
+    hopper = rows[0]
+    assert hopper["num_seeds"] == 4 and hopper["runs"] == 2
+    assert hopper["evaluation"]["gym_mean"] == 2500.0
+    assert hopper["evaluation"]["gym_std"] == pytest.approx(np.std([1000, 2000, 3000, 4000]))
+    line = report.results_table(rows).splitlines()[2]
+    assert "**2500 ± 1118** (4 seed(s) x 10 episodes, step 8k-10k) | 4 | 10k |" in line
+    assert len(report.pool_seeds([report.summarize(p) for p in (a, again)])) == 2
+
+    assert report.main(["--pool", str(a), str(b)]) == 0
+    assert capsys.readouterr().out.count("Hopper-v5") == 1
+    assert report.main(["--pool", "--study", str(a)]) == 2
+    assert "does not combine" in capsys.readouterr().err

@@ -1,0 +1,53 @@
+"""Milliseconds per vectorised step of the learning chunk (the task's `cpu:` preset, one seed,
+C MuJoCo backend) at several updates per vectorised step: the slope is an update's cost inside
+the loop, the intercept the env step and bookkeeping.
+
+    python benchmarks/loop_cost.py hopper 1,8,16 [field=value ...]   # e.g. twin_critics=false
+"""
+
+import dataclasses
+import sys
+import time
+
+import jax
+import numpy as np
+import yaml
+
+import envs
+from ddpg_jax import loop, settings
+from ddpg_jax.config import Config
+
+task = sys.argv[1] if len(sys.argv) > 1 else "hopper"
+ups = [int(u) for u in (sys.argv[2] if len(sys.argv) > 2 else "1,8,16").split(",")]
+over = {k: yaml.safe_load(v) for k, v in (a.split("=", 1) for a in sys.argv[3:])}
+preset = settings.load_preset(task, "cpu")
+fields = {f.name for f in dataclasses.fields(Config)}
+base = Config.from_dict({**{k: v for k, v in preset.items() if k in fields}, **over})
+env = envs.make(task, backend="mujoco")
+L = 100
+for u in ups:
+    cfg = base.replace(updates_per_step=u, warmup_steps=base.num_envs * 300)
+    tr = loop.make_train(cfg, env, chunk_iterations=L)
+    carry = tr.init_seeds(jax.random.split(jax.random.key(0), 1))
+    it = 0
+    for _ in range(3):
+        carry, parts = tr.dispatch_chunk(carry, it, L)
+        it += L
+    jax.block_until_ready(carry)
+    t = time.perf_counter()
+    carry, parts = tr.dispatch_chunk(carry, it, L)
+    jax.block_until_ready((carry, parts))
+    it += L
+    print("compile+first learn chunk", time.perf_counter() - t, flush=True)
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        carry, parts = tr.dispatch_chunk(carry, it, L)
+        jax.block_until_ready((carry, parts))
+        it += L
+        times.append((time.perf_counter() - t) / L * 1e3)
+    print(
+        f"{task} updates_per_step={u}: ms per vectorised step {np.median(times):.2f} "
+        f"(rounds: {[round(x, 2) for x in times]})",
+        flush=True,
+    )

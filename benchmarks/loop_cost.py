@@ -25,27 +25,31 @@ fields = {f.name for f in dataclasses.fields(Config)}
 base = Config.from_dict({**{k: v for k, v in preset.items() if k in fields}, **over})
 env = envs.make(task, backend="mujoco")
 L = 100
-for u in ups:
-    cfg = base.replace(updates_per_step=u, warmup_steps=base.num_envs * 300)
-    tr = loop.make_train(cfg, env, chunk_iterations=L)
-    carry = tr.init_seeds(jax.random.split(jax.random.key(0), 1))
+
+
+def measure(updates_per_step: int) -> list[float]:
+    """Milliseconds per vectorised step in 3 learning chunks, after warm-up and compile."""
+    cfg = base.replace(updates_per_step=updates_per_step, warmup_steps=base.num_envs * 300)
+    trainer = loop.make_train(cfg, env, chunk_iterations=L)
+    carry = trainer.init_seeds(jax.random.split(jax.random.key(0), 1))
     it = 0
-    for _ in range(3):
-        carry, parts = tr.dispatch_chunk(carry, it, L)
-        it += L
-    jax.block_until_ready(carry)
-    t = time.perf_counter()
-    carry, parts = tr.dispatch_chunk(carry, it, L)
-    jax.block_until_ready((carry, parts))
-    it += L
-    print("compile+first learn chunk", time.perf_counter() - t, flush=True)
-    times = []
-    for _ in range(3):
+
+    def timed_chunk() -> float:
+        nonlocal carry, it
         t = time.perf_counter()
-        carry, parts = tr.dispatch_chunk(carry, it, L)
+        carry, parts = trainer.dispatch_chunk(carry, it, L)
         jax.block_until_ready((carry, parts))
         it += L
-        times.append((time.perf_counter() - t) / L * 1e3)
+        return time.perf_counter() - t
+
+    for _ in range(3):  # the warm-up phase
+        timed_chunk()
+    print("compile+first learn chunk", timed_chunk(), flush=True)
+    return [timed_chunk() / L * 1e3 for _ in range(3)]
+
+
+for u in ups:
+    times = measure(u)
     print(
         f"{task} updates_per_step={u}: ms per vectorised step {np.median(times):.2f} "
         f"(rounds: {[round(x, 2) for x in times]})",

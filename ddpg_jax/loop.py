@@ -105,8 +105,9 @@ class Trainer:
         length: int | None = None,
         warmup_end: int | None = None,
     ) -> tuple[TrainCarry, list[Metrics]]:
-        """Starts the chunk and returns at once (JAX dispatches asynchronously): the carry and
-        the per-phase sums to pass to `summarise` once computed.
+        """Starts the chunk: the carry and the per-phase sums to pass to `summarise` once
+        computed. JAX dispatches asynchronously, except on the CPU for a program with host
+        callbacks (the C MuJoCo backend), which computes before this returns.
 
         `first_iteration` defaults to the carry's own counter (read from the device);
         `length` to `chunk_iterations`; `warmup_end`, the iteration where learning starts, to
@@ -119,15 +120,27 @@ class Trainer:
             raise ValueError(f"a chunk has 1 to {self.chunk_iterations} iterations, not {length}")
         end = first_iteration + length
         first = jnp.int32(first_iteration)
+        runs = phases(first_iteration, length, warmup_end)
         parts = []
-        if first_iteration < warmup_end:
+        if "warm-up" in runs:
             carry, sums = self.warmup_seeds(carry, first, jnp.int32(min(end, warmup_end)))
             parts.append(sums)
-        start = max(first_iteration, warmup_end)
-        if end > start:
+        if "learning" in runs:
+            start = max(first_iteration, warmup_end)
             carry, sums = self.learn_seeds(carry, first, jnp.int32(start), jnp.int32(end))
             parts.append(sums)
         return carry, parts
+
+
+def phases(first_iteration: int, length: int, warmup_end: int) -> set[str]:
+    """The programs a chunk of `length` iterations from `first_iteration` runs: "warm-up"
+    (iterations before `warmup_end`), "learning" (iterations from it on), or both."""
+    runs = set()
+    if first_iteration < warmup_end:
+        runs.add("warm-up")
+    if first_iteration + length > warmup_end:
+        runs.add("learning")
+    return runs
 
 
 def make_train(

@@ -436,12 +436,10 @@ class HostLoop:
 
     def phases_ahead(self) -> set[str]:
         """The programs the next chunk runs: "warm-up", "learning" or both."""
-        phases = set()
-        if self.iteration < self.warmup_end:
-            phases.add("warm-up")
-        if self.iteration + self.schedule.chunk_length(self.iteration) > self.warmup_end:
-            phases.add("learning")
-        return phases
+        from ddpg_jax import loop
+
+        length = self.schedule.chunk_length(self.iteration)
+        return loop.phases(self.iteration, length, self.warmup_end)
 
     def run_chunk(self) -> tuple[dict[str, Any], int]:
         """The next chunk of every seed; returns its per-seed metrics (on the host) and its

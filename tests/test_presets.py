@@ -108,6 +108,7 @@ def test_locomotion_gpu_section_follows_its_rule(task):
         cpu_cfg.critic_lr,
     )
     assert cfg.twin_critics and cfg.critic_layer_norm and cfg.distributional and cfg.n_step == 3
+    assert cfg.critic_arch == cpu_cfg.critic_arch  # the critic the CPU runs chose
     assert cfg.buffer_size == 1000 * cfg.num_envs and cfg.warmup_steps == 100 * cfg.num_envs
 
 
@@ -132,6 +133,7 @@ def test_locomotion_cpu_section_fits_30_minutes(task):
     assert run.log_every <= 25_000  # ~1 min at the slowest rate measured (RESULTS.md)
     assert cfg.total_steps // run.eval_every <= 10
     assert cfg.twin_critics and cfg.policy_delay == 2  # the TD3 switches the study chose
+    assert cfg.critic_arch == "concat"  # TD3's critic: it beat embed on all four (RESULTS.md)
 
 
 def test_default_command_is_the_inverted_pendulum_cpu_preset():

@@ -153,4 +153,8 @@ def test_stabilisers_still_learn(name):
     ts = _train(action_reward, 3000, jax.random.key(0), cfg)
     obs = np.array([-0.5, 0.0, 0.5])
     greedy = np.asarray(agent.act(cfg, ts, jnp.asarray(obs)[:, None]))[:, 0]
-    np.testing.assert_allclose(greedy, obs, atol=0.06)
+    # The greedy action is only as exact as a 64-unit critic's fit of -(a - s)^2, and which key
+    # lands where depends on the CPU's float kernels: over keys 0-5 the largest error at
+    # s = -0.5, 0, 0.5 spans 0.01-0.10 for plain DDPG and layer norm alike (0.095 for layer norm
+    # on key 0 on an AVX-512 CPU; 2026-12-06). An actor that has not learned is ~0.5 off.
+    np.testing.assert_allclose(greedy, obs, atol=0.15)

@@ -144,7 +144,13 @@ def _policy(cfg: Config, ts: TrainState, actor_params: Any, obs_in: jax.Array) -
 def _all_out(cfg: Config, critic_params: Any, obs_in: jax.Array, action: jax.Array) -> jax.Array:
     """Every critic's output: Q `[num_critics, batch]`, or a categorical critic's logits
     `[num_critics, batch, num_atoms]`."""
-    return jax.vmap(make_critic(cfg).apply, in_axes=(0, None, None))(critic_params, obs_in, action)
+    # One apply per critic, not a vmap over them: vmapped critics become batched matmuls, which
+    # XLA's CPU backend runs at 0.75-0.95x of the plain ones (BENCHMARKS.md, "Unvmapped").
+    apply = make_critic(cfg).apply
+    return jnp.stack([
+        apply(jax.tree.map(lambda leaf, i=i: leaf[i], critic_params), obs_in, action)
+        for i in range(num_critics(cfg))
+    ])
 
 
 def atoms(cfg: Config) -> jax.Array:

@@ -8,9 +8,9 @@ seed each):
   then `updates_per_step` updates. With `policy_delay > 1` the actor and target half of an
   update runs under a `lax.cond` on the loop's own update count, which is the same for every
   seed (not vmapped), so the skipped half is skipped, not computed and thrown away.
-Seeds are a leading `vmap` axis on every leaf of the carry; each phase's chunk is one jitted
-call with the carry donated. The host loop between chunks (`train.py`) logs, evaluates and
-checkpoints. Noise-free evaluation is built apart, by `make_evaluate`.
+Seeds are a leading axis on every leaf of the carry, vmapped (or, for one seed, indexed away:
+`per_seed`); each phase's chunk is one jitted call with the carry donated. The host loop
+between chunks (`train.py`) logs, evaluates and checkpoints. Noise-free evaluation is built apart, by `make_evaluate`.
 
 Hyperparameter sweeps (`sweep.py`) use the same functions: `init(key, hp)` stores traced
 hyperparameters (`ddpg_jax.hyperparams.Hyperparams`) in the train state, and every later step
@@ -142,6 +142,17 @@ def phases(first_iteration: int, length: int, warmup_end: int) -> set[str]:
         runs.add("learning")
     return runs
 
+
+
+def per_seed(fn: Callable, carry: Any) -> Any:
+    """`jax.vmap(fn)(carry)` over the leading seed axis; with a single seed, `fn` on that seed
+    unvmapped, so that its matmuls stay plain ones, which XLA's CPU backend runs faster than
+    batched ones (BENCHMARKS.md, "Unvmapped"). The axis size is static, so this is a trace-time
+    choice."""
+    if jax.tree.leaves(carry)[0].shape[0] == 1:
+        out = fn(jax.tree.map(lambda leaf: leaf[0], carry))
+        return jax.tree.map(lambda leaf: leaf[None], out)
+    return jax.vmap(fn)(carry)
 
 def make_train(
     cfg: Config,
@@ -306,10 +317,10 @@ def make_train(
         return carry, sums
 
     def warmup_seeds(carry: TrainCarry, first, stop):
-        return jax.vmap(lambda c: chunk(warmup_iteration, c, first, first, stop))(carry)
+        return per_seed(lambda c: chunk(warmup_iteration, c, first, first, stop), carry)
 
     def learn_seeds(carry: TrainCarry, first, start, stop):
-        return jax.vmap(lambda c: chunk(learn_iteration, c, first, start, stop))(carry)
+        return per_seed(lambda c: chunk(learn_iteration, c, first, start, stop), carry)
 
     return Trainer(
         cfg=cfg,

@@ -147,10 +147,12 @@ def _all_out(cfg: Config, critic_params: Any, obs_in: jax.Array, action: jax.Arr
     # One apply per critic, not a vmap over them: vmapped critics become batched matmuls, which
     # XLA's CPU backend runs at 0.75-0.95x of the plain ones (BENCHMARKS.md, "Unvmapped").
     apply = make_critic(cfg).apply
-    return jnp.stack([
-        apply(jax.tree.map(lambda leaf, i=i: leaf[i], critic_params), obs_in, action)
-        for i in range(num_critics(cfg))
-    ])
+    return jnp.stack(
+        [
+            apply(jax.tree.map(lambda leaf, i=i: leaf[i], critic_params), obs_in, action)
+            for i in range(num_critics(cfg))
+        ]
+    )
 
 
 def atoms(cfg: Config) -> jax.Array:

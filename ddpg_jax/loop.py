@@ -10,7 +10,8 @@ seed each):
   seed (not vmapped), so the skipped half is skipped, not computed and thrown away.
 Seeds are a leading axis on every leaf of the carry, vmapped (or, for one seed, indexed away:
 `per_seed`); each phase's chunk is one jitted call with the carry donated. The host loop
-between chunks (`train.py`) logs, evaluates and checkpoints. Noise-free evaluation is built apart, by `make_evaluate`.
+between chunks (`train.py`) logs, evaluates and checkpoints. Noise-free evaluation is built
+apart, by `make_evaluate`.
 
 Hyperparameter sweeps (`sweep.py`) use the same functions: `init(key, hp)` stores traced
 hyperparameters (`ddpg_jax.hyperparams.Hyperparams`) in the train state, and every later step
@@ -143,7 +144,6 @@ def phases(first_iteration: int, length: int, warmup_end: int) -> set[str]:
     return runs
 
 
-
 def per_seed(fn: Callable, carry: Any) -> Any:
     """`jax.vmap(fn)(carry)` over the leading seed axis; with a single seed, `fn` on that seed
     unvmapped, so that its matmuls stay plain ones, which XLA's CPU backend runs faster than
@@ -153,6 +153,7 @@ def per_seed(fn: Callable, carry: Any) -> Any:
         out = fn(jax.tree.map(lambda leaf: leaf[0], carry))
         return jax.tree.map(lambda leaf: leaf[None], out)
     return jax.vmap(fn)(carry)
+
 
 def make_train(
     cfg: Config,

@@ -140,3 +140,31 @@ def test_peer_loop_tiny():
     rows = [line for line in out.splitlines() if line.startswith("| peer") or "| ours" in line]
     assert len(rows) == 3, out
     assert "machine:" in out and "load before:" in out
+
+
+def _rates(out: str, pattern: str) -> list[float]:
+    return [float(x) for line in out.splitlines() for x in re.findall(pattern, line)]
+
+
+@pytest.mark.slow
+def test_unvmapped_tiny():
+    command = [sys.executable, "unvmapped.py", "--updates=2", "--rounds=1"]
+    out = subprocess.run(
+        command, cwd=ROOT / "benchmarks", capture_output=True, text=True, check=True
+    ).stdout
+    rates = _rates(out, r"^(?:vmap|plain) critics, (?:vmap|one) seed\s+(\d+) updates/s")
+    assert len(rates) == 3 and all(r > 0 for r in rates), out
+    assert "twin_critics=True" in out and "machine:" in out
+
+
+@pytest.mark.slow
+def test_xla_cpu_flags_tiny():
+    command = [sys.executable, "xla_cpu_flags.py", "--batches=16", "--updates=2"]
+    out = subprocess.run(
+        command, cwd=ROOT / "benchmarks", capture_output=True, text=True, check=True
+    ).stdout
+    rows = [line for line in out.splitlines() if re.match(r"\| (embed|concat)", line)]
+    assert len(rows) == 2, out
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert len(cells) == 6 and all(float(c) > 0 for c in cells[2:]), row

@@ -259,6 +259,53 @@ def main() -> None:
             f"| {name} | {rate:,.0f} | {rate / peer_rate:.2f}x | {wall:.1f} | "
             f"{peer_wall / wall:.2f}x |"
         )
+    floor = update_floor(args)
+    print()
+    print(
+        f"Compute floor: the learner's update is {floor['mflop']:.1f} MFLOP of matmuls (mean over "
+        f"policy_delay {LEARNER['policy_delay']}); a plain [{args.batch_size} x "
+        f"{LEARNER['hidden_dim']}] @ [{LEARNER['hidden_dim']} x {LEARNER['hidden_dim']}] runs at "
+        f"{floor['gflops']:.1f} GFLOP/s here; at that rate an update takes {floor['ms']:.2f} ms, "
+        "and one update per env step caps a loop at "
+        f"{1000 / floor['ms']:,.0f} env steps/s ({1000 / floor['ms'] / peer_rate:.2f}x the peer)."
+    )
+
+
+def update_floor(args: argparse.Namespace) -> dict[str, float]:
+    """The update's matmul FLOPs (mean of its actor and critic-only branches, as `policy_delay
+    2` alternates them) over the rate of a plain `x @ w` of the update's batch and hidden size,
+    timed here (best of 20 calls of 20 chained products): an update's time if all of it ran at
+    the rate of its largest matmul shape, and nothing else cost anything."""
+    import time
+
+    import jax
+    from update_speed import dot_flops, random_batch
+
+    from ddpg_jax import agent
+
+    cfg = learner_config(args)
+    ts = agent.init(cfg, 11, 3, jax.random.key(0))
+    batch = random_batch(jax.random.key(1), cfg.batch_size, 11, 3)
+    per_branch = [
+        dot_flops(lambda t: agent.update(cfg, t, batch), ts, branches=b) for b in (max, min)
+    ]
+    flops = sum(per_branch) / 2 if cfg.policy_delay == 2 else per_branch[0]
+    h = cfg.hidden_dim
+    x = jax.random.normal(jax.random.key(2), (cfg.batch_size, h))
+    w = jax.random.normal(jax.random.key(3), (h, h)) / h**0.5
+
+    @jax.jit
+    def chained(x):
+        return jax.lax.fori_loop(0, 20, lambda _, y: y @ w, x)
+
+    jax.block_until_ready(chained(x))
+    best = float("inf")
+    for _ in range(20):
+        start = time.perf_counter()
+        jax.block_until_ready(chained(x))
+        best = min(best, (time.perf_counter() - start) / 20)
+    gflops = 2 * cfg.batch_size * h * h / best / 1e9
+    return {"mflop": flops / 1e6, "gflops": gflops, "ms": flops / (gflops * 1e9) * 1e3}
 
 
 if __name__ == "__main__":

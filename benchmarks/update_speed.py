@@ -140,9 +140,10 @@ def bench_torch(cfg: Config, obs: int, act: int, updates: int) -> float:
     return updates / (time.perf_counter() - start)
 
 
-def dot_flops(fn, *args) -> int:
+def dot_flops(fn, *args, branches=max) -> int:
     """FLOPs of every `dot_general` in `fn(*args)`'s jaxpr (2 per multiply-add), recursing
-    into sub-jaxprs (jit, scan times its length, the costlier branch of a cond)."""
+    into sub-jaxprs (jit, scan times its length, of a cond's branches the one `branches` picks:
+    the costlier by default)."""
 
     def count(jaxpr) -> int:
         total = 0
@@ -157,7 +158,7 @@ def dot_flops(fn, *args) -> int:
                 inner = [count(getattr(v, "jaxpr", v)) for v in subs if _is_jaxpr(v)]
                 if inner:
                     scale = eqn.params.get("length", 1) if name == "jaxpr" else 1
-                    total += scale * (max(inner) if name == "branches" else sum(inner))
+                    total += scale * (branches(inner) if name == "branches" else sum(inner))
         return total
 
     return count(jax.make_jaxpr(fn)(*args).jaxpr)

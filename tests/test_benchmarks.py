@@ -140,6 +140,9 @@ def test_peer_loop_tiny():
     rows = [line for line in out.splitlines() if line.startswith("| peer") or "| ours" in line]
     assert len(rows) == 3, out
     assert "machine:" in out and "load before:" in out
+    floor = re.search(r"Compute floor: the learner's update is ([\d.]+) MFLOP", out)
+    # Hopper's learner at batch 32: 1/8 of the 263.2 MFLOP the jaxpr counts at batch 256
+    assert floor and abs(float(floor.group(1)) - 263.2 / 8) < 0.5, out
 
 
 def _rates(out: str, pattern: str) -> list[float]:

@@ -45,9 +45,9 @@ def random_batch(key, batch: int, obs: int, act: int) -> agent.Batch:
     )
 
 
-def bench_jax(cfg: Config, obs: int, act: int, updates: int) -> tuple[float, float]:
-    ts = agent.init(cfg, obs, act, jax.random.key(0))
-    batch = random_batch(jax.random.key(1), cfg.batch_size, obs, act)
+def scanned_updates(cfg: Config, batch: agent.Batch, updates: int):
+    """`updates` calls of `agent.update` on the same batch, scanned in one jit (as the training
+    loop calls it); returns the train state and each update's critic loss."""
 
     @jax.jit
     def many(ts):
@@ -57,6 +57,13 @@ def bench_jax(cfg: Config, obs: int, act: int, updates: int) -> tuple[float, flo
 
         return jax.lax.scan(body, ts, None, length=updates)
 
+    return many
+
+
+def bench_jax(cfg: Config, obs: int, act: int, updates: int) -> tuple[float, float]:
+    ts = agent.init(cfg, obs, act, jax.random.key(0))
+    batch = random_batch(jax.random.key(1), cfg.batch_size, obs, act)
+    many = scanned_updates(cfg, batch, updates)
     jax.block_until_ready(many(ts))  # compile
     start = time.perf_counter()
     ts_out, _ = many(ts)

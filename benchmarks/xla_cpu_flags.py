@@ -31,22 +31,13 @@ LEARNERS = {
 
 def worker(batch: int, updates: int, learner: str) -> None:
     import jax
-    from update_speed import random_batch
+    from update_speed import random_batch, scanned_updates
 
     from ddpg_jax import Config, agent
 
     cfg = Config(hidden_dim=256, batch_size=batch, policy_delay=2, **LEARNERS[learner])
     ts = agent.init(cfg, 11, 3, jax.random.key(0))
-    data = random_batch(jax.random.key(1), batch, 11, 3)
-
-    @jax.jit
-    def many(ts):
-        def body(ts, _):
-            ts, metrics = agent.update(cfg, ts, data)
-            return ts, metrics["critic_loss"]
-
-        return jax.lax.scan(body, ts, None, length=updates)
-
+    many = scanned_updates(cfg, random_batch(jax.random.key(1), batch, 11, 3), updates)
     jax.block_until_ready(many(ts))
     best = float("inf")
     for _ in range(3):

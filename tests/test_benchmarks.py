@@ -149,12 +149,16 @@ def _rates(out: str, pattern: str) -> list[float]:
     return [float(x) for line in out.splitlines() for x in re.findall(pattern, line)]
 
 
-@pytest.mark.slow
-def test_unvmapped_tiny():
-    command = [sys.executable, "unvmapped.py", "--updates=2", "--rounds=1"]
-    out = subprocess.run(
+def _run_benchmark(script: str, *args: str) -> str:
+    command = [sys.executable, script, *args]
+    return subprocess.run(
         command, cwd=ROOT / "benchmarks", capture_output=True, text=True, check=True
     ).stdout
+
+
+@pytest.mark.slow
+def test_unvmapped_tiny():
+    out = _run_benchmark("unvmapped.py", "--updates=2", "--rounds=1")
     rates = _rates(out, r"^(?:vmap|plain) critics, (?:vmap|one) seed\s+(\d+) updates/s")
     assert len(rates) == 3 and all(r > 0 for r in rates), out
     assert "twin_critics=True" in out and "machine:" in out
@@ -162,10 +166,7 @@ def test_unvmapped_tiny():
 
 @pytest.mark.slow
 def test_xla_cpu_flags_tiny():
-    command = [sys.executable, "xla_cpu_flags.py", "--batches=16", "--updates=2"]
-    out = subprocess.run(
-        command, cwd=ROOT / "benchmarks", capture_output=True, text=True, check=True
-    ).stdout
+    out = _run_benchmark("xla_cpu_flags.py", "--batches=16", "--updates=2")
     rows = [line for line in out.splitlines() if re.match(r"\| (embed|concat)", line)]
     assert len(rows) == 2, out
     for row in rows:

@@ -272,14 +272,12 @@ def main() -> None:
 
 
 def update_floor(args: argparse.Namespace) -> dict[str, float]:
-    """The update's matmul FLOPs (mean of its actor and critic-only branches, as `policy_delay
-    2` alternates them) over the rate of a plain `x @ w` of the update's batch and hidden size,
-    timed here (best of 20 calls of 20 chained products): an update's time if all of it ran at
-    the rate of its largest matmul shape, and nothing else cost anything."""
-    import time
-
+    """The update's matmul FLOPs (averaged over `policy_delay` updates: one with the actor
+    branch, the others critic-only) over the rate of a plain `x @ w` of the update's batch and
+    hidden size, timed here (best of 20 calls of 20 chained products): an update's time if all
+    of it ran at the rate of its largest matmul shape, and nothing else cost anything."""
     import jax
-    from update_speed import dot_flops, random_batch
+    from update_speed import _time, dot_flops, random_batch
 
     from ddpg_jax import agent
 
@@ -289,7 +287,7 @@ def update_floor(args: argparse.Namespace) -> dict[str, float]:
     per_branch = [
         dot_flops(lambda t: agent.update(cfg, t, batch), ts, branches=b) for b in (max, min)
     ]
-    flops = sum(per_branch) / 2 if cfg.policy_delay == 2 else per_branch[0]
+    flops = (per_branch[0] + (cfg.policy_delay - 1) * per_branch[1]) / cfg.policy_delay
     h = cfg.hidden_dim
     x = jax.random.normal(jax.random.key(2), (cfg.batch_size, h))
     w = jax.random.normal(jax.random.key(3), (h, h)) / h**0.5
@@ -299,11 +297,7 @@ def update_floor(args: argparse.Namespace) -> dict[str, float]:
         return jax.lax.fori_loop(0, 20, lambda _, y: y @ w, x)
 
     jax.block_until_ready(chained(x))
-    best = float("inf")
-    for _ in range(20):
-        start = time.perf_counter()
-        jax.block_until_ready(chained(x))
-        best = min(best, (time.perf_counter() - start) / 20)
+    best = min(_time(chained, x) for _ in range(20)) / 20
     gflops = 2 * cfg.batch_size * h * h / best / 1e9
     return {"mflop": flops / 1e6, "gflops": gflops, "ms": flops / (gflops * 1e9) * 1e3}
 

@@ -14,19 +14,19 @@ jit, timed in alternating rounds so that load hits them alike (the median over r
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import time
 
 import jax
 from machine import describe as describe_machine
-from update_speed import random_batch
+from update_speed import random_batch, scanned_updates
 
+import envs
 from ddpg_jax import agent, settings
 from ddpg_jax.config import Config
 from ddpg_jax.loop import per_seed
 
-OBS_ACT = {"hopper": (11, 3), "walker2d": (17, 6), "halfcheetah": (17, 6), "ant": (105, 8)}
+TASKS = ("hopper", "walker2d", "halfcheetah", "ant")
 
 
 def vmapped_critics(cfg, critic_params, obs_in, action):
@@ -39,15 +39,7 @@ def build(cfg: Config, obs: int, act: int, updates: int, critics_vmapped: bool, 
     """A jitted scan of `updates` updates over a one-seed train state, traced now (with the
     chosen `_all_out`), and its argument."""
     ts = jax.tree.map(lambda leaf: leaf[None], agent.init(cfg, obs, act, jax.random.key(0)))
-    batch = random_batch(jax.random.key(1), cfg.batch_size, obs, act)
-
-    def many(ts):
-        def body(ts, _):
-            ts, metrics = agent.update(cfg, ts, batch)
-            return ts, metrics["critic_loss"]
-
-        return jax.lax.scan(body, ts, None, length=updates)
-
+    many = scanned_updates(cfg, random_batch(jax.random.key(1), cfg.batch_size, obs, act), updates)
     seeds = jax.vmap(many) if seed_vmapped else (lambda ts: per_seed(many, ts))
     plain = agent._all_out
     agent._all_out = vmapped_critics if critics_vmapped else plain
@@ -60,14 +52,14 @@ def build(cfg: Config, obs: int, act: int, updates: int, critics_vmapped: bool, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--task", default="hopper", choices=sorted(OBS_ACT))
+    parser.add_argument("--task", default="hopper", choices=TASKS)
     parser.add_argument("--updates", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     preset = settings.load_preset(args.task, "cpu")
-    fields = {f.name for f in dataclasses.fields(Config)}
-    cfg = Config.from_dict({k: v for k, v in preset.items() if k in fields})
-    obs, act = OBS_ACT[args.task]
+    cfg = Config.from_dict({k: v for k, v in preset.items() if k in settings.CONFIG_FIELDS})
+    env = envs.make(args.task, backend="mujoco")
+    obs, act = env.observation_size, env.action_size
     variants = {
         "vmap critics, vmap seed": (True, True),
         "plain critics, vmap seed": (False, True),

@@ -60,6 +60,9 @@ LEARNER = {
     "twin_critics": False,
     "target_noise": 0.0,
     "target_noise_clip": 0.5,  # unused without target noise; given so no preset value leaks in
+    "per_env_noise": False,  # the peer explores with one constant scale, as the study's DDPG
+    "noise_std_min": 0.001,  # unused without per-env noise; given so no preset value leaks in
+    "noise_std_max": 0.4,
 }
 """Learner settings shared by the peer and ours; batch, buffer and warm-up come from flags."""
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import datetime
 import json
 import os
@@ -59,10 +60,6 @@ LEARNER = {
     "policy_delay": 2,  # as CleanRL's DDPG (policy_frequency 2) and the issue's measurement
     "twin_critics": False,
     "target_noise": 0.0,
-    "target_noise_clip": 0.5,  # unused without target noise; given so no preset value leaks in
-    "per_env_noise": False,  # the peer explores with one constant scale, as the study's DDPG
-    "noise_std_min": 0.001,  # unused without per-env noise; given so no preset value leaks in
-    "noise_std_max": 0.4,
 }
 """Learner settings shared by the peer and ours; batch, buffer and warm-up come from flags."""
 
@@ -157,14 +154,11 @@ def peer(args: argparse.Namespace) -> dict:
 
 def ours_command(args: argparse.Namespace, setting: dict, out: str) -> list[str]:
     flags = {
-        **LEARNER,
-        **setting,
+        # Every Config field, not only LEARNER's: a key the Hopper preset sets and the peer
+        # leaves at its default would otherwise change our learner and not the peer's.
+        **dataclasses.asdict(learner_config(args, **setting)),
         "env": "hopper",
         "backend": "mujoco",
-        "batch_size": args.batch_size,
-        "buffer_size": args.buffer_size,
-        "warmup_steps": args.warmup_steps,
-        "total_steps": args.total_steps,
         "log_every": args.log_every,
         "eval_every": args.total_steps,
         "checkpoint_every": args.total_steps,

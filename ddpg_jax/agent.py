@@ -19,7 +19,7 @@ from flax import struct
 
 from ddpg_jax import distributional as dist
 from ddpg_jax import hyperparams as hps
-from ddpg_jax import microbatch
+from ddpg_jax import microbatch, schedule
 from ddpg_jax import normalizer as norm
 from ddpg_jax.config import Config
 from ddpg_jax.hyperparams import Hyperparams, hyperparams  # noqa: F401 - agent.hyperparams(cfg)
@@ -170,6 +170,22 @@ def _soft_update(tau: Any, online: Any, target: Any) -> Any:
     return jax.tree.map(lambda o, t: tau * o + (1.0 - tau) * t, online, target)
 
 
+def lr_factor(cfg: Config, step: jax.Array) -> jax.Array:
+    """The learning rates' multiplier after `step` critic updates (`lr_decay_to`): 1 at the
+    first update, falling linearly to `lr_decay_to` at the run's last and held there after."""
+    done = jnp.minimum(step.astype(jnp.float32) / schedule.learning_updates(cfg), 1.0)
+    return 1.0 - (1.0 - cfg.lr_decay_to) * done
+
+
+def _scaled(cfg: Config, step: jax.Array, updates: Any) -> Any:
+    # Adam's step is proportional to its learning rate, so scaling the step is the decayed rate
+    # without changing the optimizer's state (off: untouched, so the default stays bit-identical).
+    if cfg.lr_decay_to == 1.0:
+        return updates
+    factor = lr_factor(cfg, step)
+    return jax.tree.map(lambda u: u * factor.astype(u.dtype), updates)
+
+
 def _optimizer(cfg: Config, *parts: optax.GradientTransformation) -> optax.GradientTransformation:
     """`parts` after an optional global-norm clip (`max_grad_norm`; off adds nothing, so the
     default optimizer state keeps its structure)."""
@@ -260,6 +276,7 @@ def critic_step(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, 
     updates, opt_state = _critic_optimizer(cfg, ts.hp).update(
         grads, ts.critic_opt_state, ts.critic_params
     )
+    updates = _scaled(cfg, ts.step, updates)
     ts = ts.replace(
         critic_params=optax.apply_updates(ts.critic_params, updates),
         critic_opt_state=opt_state,
@@ -284,6 +301,7 @@ def actor_step(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, j
     updates, opt_state = _actor_optimizer(cfg, ts.hp).update(
         grads, ts.actor_opt_state, ts.actor_params
     )
+    updates = _scaled(cfg, ts.step, updates)
     actor_params = optax.apply_updates(ts.actor_params, updates)
     return ts.replace(actor_params=actor_params, actor_opt_state=opt_state), loss
 

@@ -116,6 +116,9 @@ class Config:
     """Largest per-env noise scale (with per_env_noise)."""
     max_grad_norm: float = 0.0
     """Clip actor and critic gradients to this global norm; 0 turns clipping off."""
+    lr_decay_to: float = 1.0
+    """Both learning rates fall linearly over the run's updates (those of `total_steps` after
+    warm-up), from actor_lr and critic_lr to this fraction of them; 1.0 keeps them constant."""
     micro_batch: int = 0
     """Compute each update's gradients over slices of this many rows and average them (the
     same gradients; on a CPU the slices' activations stay in cache, which pays from batch ~2048
@@ -194,6 +197,7 @@ class Config:
             f"a float >= noise_std_min ({self.noise_std_min})",
         )
         _check(self, "max_grad_norm", self.max_grad_norm >= 0, "a float >= 0 (0: off)")
+        _check(self, "lr_decay_to", 0 <= self.lr_decay_to <= 1, "a float in [0, 1] (1: off)")
         _check(
             self,
             "micro_batch",

@@ -21,7 +21,6 @@ reads them from there, so variants stack on the vmapped axis together with seeds
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +34,7 @@ from ddpg_jax import hyperparams as hps
 from ddpg_jax import normalizer as norm
 from ddpg_jax.config import Config
 from ddpg_jax.hyperparams import Hyperparams
+from ddpg_jax.schedule import warmup_iterations
 from ddpg_jax.tracing import TRACE_COUNTS, count_traces  # noqa: F401 - tests read it here
 
 Metrics = dict[str, Any]
@@ -51,13 +51,6 @@ class TrainCarry:
     key: jax.Array  # typed PRNG key
     iteration: jax.Array  # [] int32, vectorised env steps done by this seed
     window: Any = None  # nstep.NStepState of the last n steps with n-step returns, else None
-
-
-def warmup_iterations(cfg: Config) -> int:
-    """Vectorised steps of uniform random actions: `warmup_steps`, and at least enough to store
-    one batch (with n-step returns a step is stored n - 1 steps later)."""
-    one_batch = math.ceil(cfg.batch_size / cfg.num_envs) + cfg.n_step - 1
-    return max(math.ceil(cfg.warmup_steps / cfg.num_envs), one_batch)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -45,6 +45,20 @@ class Schedule:
         return env_step % self.checkpoint_every == 0 or env_step >= self.total_env_steps
 
 
+def warmup_iterations(cfg: Config) -> int:
+    """Vectorised steps of uniform random actions: `warmup_steps`, and at least enough to store
+    one batch (with n-step returns a step is stored n - 1 steps later)."""
+    one_batch = math.ceil(cfg.batch_size / cfg.num_envs) + cfg.n_step - 1
+    return max(math.ceil(cfg.warmup_steps / cfg.num_envs), one_batch)
+
+
+def learning_updates(cfg: Config) -> int:
+    """Critic updates in a run of `total_steps`: `updates_per_step` per vectorised step after
+    the warm-up (at least 1)."""
+    iterations = math.ceil(cfg.total_steps / cfg.num_envs) - warmup_iterations(cfg)
+    return max(1, iterations * cfg.updates_per_step)
+
+
 def resolve_intervals(total_steps: int, log_every: int, eval_every: int, checkpoint_every: int):
     """The intervals a run fixes at its start: 0 picks ~1/50 of the run per log row, ~1/10 per
     evaluation, a checkpoint with each evaluation."""

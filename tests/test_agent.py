@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ddpg_jax import Config, agent
+from ddpg_jax import Config, agent, schedule
 
 OBS, ACT, BATCH = 2, 1, 4
 
@@ -261,6 +261,34 @@ def test_gradient_clipping_clips_the_global_norm_before_adam():
         len(jax.tree.leaves(agent._actor_optimizer(Config()).init(params)))
         < len(jax.tree.leaves(opt.init(params))) + 1
     )  # off: no clip state is added to the default optimizer
+
+
+def test_lr_factor_falls_linearly_to_its_floor_and_stays():
+    cfg = Config(lr_decay_to=0.2, total_steps=1100, num_envs=1, warmup_steps=100, batch_size=4)
+    assert schedule.learning_updates(cfg) == 1000
+    steps = jnp.asarray([0, 250, 500, 1000, 5000], jnp.int32)
+    np.testing.assert_allclose(
+        jax.vmap(lambda s: agent.lr_factor(cfg, s))(steps), [1.0, 0.8, 0.6, 0.2, 0.2], rtol=1e-6
+    )
+
+
+def test_decayed_update_equals_an_update_at_the_lower_rates():
+    # Past the horizon the factor is lr_decay_to for the critic (step H) and the actor (H + 1),
+    # so one update must equal one with both learning rates (and nothing else) scaled by it.
+    base = Config(hidden_dim=8, batch_size=BATCH, buffer_size=BATCH, total_steps=500)
+    decayed = base.replace(lr_decay_to=0.25)
+    lower = base.replace(actor_lr=base.actor_lr * 0.25, critic_lr=base.critic_lr * 0.25)
+    ts = agent.init(base, OBS, ACT, jax.random.key(3))
+    ts = ts.replace(step=jnp.asarray(schedule.learning_updates(base), jnp.int32))
+    batch = _batch(jax.random.key(4))
+    got, _ = agent.update(decayed, ts, batch)
+    want, _ = agent.update(lower, ts, batch)
+    moved, _ = agent.update(base, ts, batch)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        if jnp.issubdtype(a.dtype, jnp.floating):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    pairs = zip(jax.tree.leaves(moved.actor_params), jax.tree.leaves(ts.actor_params), strict=True)
+    assert max(float(jnp.abs(a - b).max()) for a, b in pairs) > 0  # the actor did move
 
 
 def test_skipped_policy_delay_step_leaves_actor_and_targets():

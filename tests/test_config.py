@@ -85,6 +85,7 @@ BAD_VALUES = [
     ("noise_std_min", -0.1, ">= 0"),
     ("noise_std_max", 0.0001, ">= noise_std_min"),
     ("max_grad_norm", -1.0, ">= 0"),
+    ("lr_decay_to", 1.5, "in [0, 1]"),
     ("micro_batch", 48, "divides batch_size (64)"),
 ]
 
@@ -108,7 +109,7 @@ def test_stabilisers_are_off_by_default():
     assert cfg.actor_width == cfg.critic_width == cfg.hidden_dim
     assert (cfg.actor_layers, cfg.critic_layers, cfg.n_step) == (2, 2, 1)
     assert not (cfg.actor_layer_norm or cfg.critic_layer_norm or cfg.distributional)
-    assert not cfg.per_env_noise and cfg.max_grad_norm == 0
+    assert not cfg.per_env_noise and cfg.max_grad_norm == 0 and cfg.lr_decay_to == 1.0
     assert Config(critic_arch="concat", critic_layers=1).critic_layers == 1
 
 

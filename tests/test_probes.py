@@ -134,6 +134,9 @@ STABILISED = {
     "widths_depth": CFG.replace(actor_hidden_dim=32, critic_hidden_dim=96, critic_layers=3),
     "grad_clip": CFG.replace(max_grad_norm=1.0),
     "micro_batch": CFG.replace(micro_batch=16),
+    # ~2900 learning updates, so the 1500- and 3000-update probes end at ~1/2 and ~1/10 of the
+    # learning rates
+    "lr_decay": CFG.replace(lr_decay_to=0.1, total_steps=3000, warmup_steps=0),
 }
 
 

@@ -682,7 +682,8 @@ def _summary(variants: list[Variant], active: list[int], returns: Any, seconds: 
             text = f", eval return {np.mean(returns):.1f}{spread}"
         return (
             f"done in {seconds:.0f} s{text}; run dir {directory}\n"
-            f"next: python -m ddpg_jax.evaluate {directory}   (scores it in Gymnasium)\n"
+            f"next: python -m ddpg_jax.evaluate {directory}   (scores the latest checkpoint in "
+            "Gymnasium; --checkpoint best: the one with the highest training eval)\n"
             f"      python -m ddpg_jax.plot {directory} --out {directory}/curves.png"
         )
     seeds = len(returns) // len(variants) if returns is not None else 0

@@ -45,6 +45,11 @@ class Schedule:
         return env_step % self.checkpoint_every == 0 or env_step >= self.total_env_steps
 
 
+def run_iterations(cfg: Config) -> int:
+    """Vectorised steps of a run of `total_steps` (the last one may pass it)."""
+    return math.ceil(cfg.total_steps / cfg.num_envs)
+
+
 def warmup_iterations(cfg: Config) -> int:
     """Vectorised steps of uniform random actions: `warmup_steps`, and at least enough to store
     one batch (with n-step returns a step is stored n - 1 steps later)."""
@@ -55,7 +60,7 @@ def warmup_iterations(cfg: Config) -> int:
 def learning_updates(cfg: Config) -> int:
     """Critic updates in a run of `total_steps`: `updates_per_step` per vectorised step after
     the warm-up (at least 1)."""
-    iterations = math.ceil(cfg.total_steps / cfg.num_envs) - warmup_iterations(cfg)
+    iterations = run_iterations(cfg) - warmup_iterations(cfg)
     return max(1, iterations * cfg.updates_per_step)
 
 
@@ -71,7 +76,6 @@ def make_schedule(cfg: Config, log_every: int, eval_every: int, checkpoint_every
     """The grid for `cfg.total_steps` with the given (resolved, nonzero) intervals."""
     if min(log_every, eval_every, checkpoint_every) < 1:
         raise ValueError("intervals must be resolved (>= 1) before making a schedule")
-    total_iterations = math.ceil(cfg.total_steps / cfg.num_envs)
     chunk_iterations = max(1, round(log_every / cfg.num_envs))
     chunk = chunk_iterations * cfg.num_envs
 
@@ -83,5 +87,5 @@ def make_schedule(cfg: Config, log_every: int, eval_every: int, checkpoint_every
         chunk_iterations=chunk_iterations,
         eval_every=in_chunks(eval_every),
         checkpoint_every=in_chunks(checkpoint_every),
-        total_iterations=total_iterations,
+        total_iterations=run_iterations(cfg),
     )

@@ -128,6 +128,7 @@ TINY = Config(
 )
 
 
+@pytest.mark.slow  # the update-level equality above stays in the default suite (budget)
 def test_swept_training_chunk_equals_separate_runs():
     """Lanes [variant, seed] of one compiled chunk equal each variant trained alone."""
     env = envs.make("inverted_pendulum", backend="mujoco")

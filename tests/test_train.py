@@ -246,6 +246,7 @@ def test_cli_process_exit_status_and_help():
         assert flag in helped.stdout
 
 
+@pytest.mark.slow  # a fresh process compiling for two devices; the suite budget (BENCHMARKS.md)
 def test_two_devices_shard_the_seeds(tmp_path):
     env = {
         **os.environ,
@@ -267,6 +268,7 @@ def test_two_devices_shard_the_seeds(tmp_path):
     assert all(np.isfinite(x).all() for x in jax.tree.leaves(policy))
 
 
+@pytest.mark.slow  # test_non_finite_detection_names_the_seed checks the detection itself
 def test_non_finite_run_stops_with_exit_3_and_keeps_good_checkpoints(tmp_path, capsys, monkeypatch):
     real = loop.non_finite_seeds
     calls = []

@@ -103,6 +103,7 @@ def test_interrupt_is_answered_at_once_and_saves_at_the_chunk_end(tmp_path, caps
     )
 
 
+@pytest.mark.slow  # its own compile; the first interrupt is checked above (suite budget)
 def test_a_second_interrupt_stops_at_once(tmp_path):
     out = tmp_path / "run"
     proc = _start(out, "--total_steps=400000", "--log_every=4000", "--eval_every=400000")
@@ -180,6 +181,7 @@ def test_resume_refuses_what_it_cannot_honour(finished, capsys, argv, expected):
     assert (finished / "config.yaml").read_text() == before
 
 
+@pytest.mark.slow  # its own compiled run; resume itself is in tests/test_train.py (budget)
 def test_resume_without_buffer_warms_up_again(tmp_path, capsys):
     out = tmp_path / "run"
     argv = [*TINY, f"--out={out}", "--total_steps=400", "--log_every=100", "--eval_every=200"]

@@ -18,6 +18,7 @@ from parity_harness import (
     gym_env,
     gym_obs_after_set_state,
     gym_rollout_states,
+    slow_unless_fast_mjx,
     step_errors,
     synced_steps,
 )
@@ -28,19 +29,12 @@ NUM_STATES = 128  # per task, >= 100
 NUM_RESETS = 4000  # for the reset-distribution test
 TOL = 1e-8
 PARITY_TASKS = [t for t in envs.TASKS if t != "ant"]  # Ant: tests/test_ant*.py
-# The default suite checks the two cheapest compiles of different kinds (a pendulum and a
-# legged task) and leaves the rest to `pytest -m slow`: cold XLA compiles of all five took
-# the suite past its 15-minute budget on a 2-core machine without AVX-512 (BENCHMARKS.md).
-FAST_PARITY_TASKS = ("inverted_pendulum", "hopper")
-STEP_PARITY_CASES = [
-    t if t in FAST_PARITY_TASKS else pytest.param(t, marks=pytest.mark.slow) for t in PARITY_TASKS
-]
 
 
 pytestmark = pytest.mark.usefixtures("float64_module")  # float64, this module only
 
 
-@pytest.mark.parametrize("name", STEP_PARITY_CASES)
+@pytest.mark.parametrize("name", slow_unless_fast_mjx(PARITY_TASKS))
 def test_step_reset_set_state_parity(name):
     """One jit per task over 2 * NUM_STATES states: the first half are Gymnasium pre-step
     states (set_state + step compared), the second half our reset samples (`reset` is

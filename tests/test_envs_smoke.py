@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from parity_harness import slow_unless_fast_mjx
 
 import envs
 
@@ -67,15 +68,8 @@ def test_sizes_and_bounds_match_gymnasium(name):
     assert env.dt == pytest.approx(genv.dt)
 
 
-# MJX compiles of the four costlier tasks run under `pytest -m slow` (suite budget,
-# BENCHMARKS.md); the C backend's blow-up test covers all six in the default suite.
-@pytest.mark.parametrize(
-    "name",
-    [
-        t if t in ("inverted_pendulum", "hopper") else pytest.param(t, marks=pytest.mark.slow)
-        for t in envs.TASKS
-    ],
-)
+# The C backend's blow-up test covers all six tasks in the default suite.
+@pytest.mark.parametrize("name", slow_unless_fast_mjx(envs.TASKS))
 def test_jit_vmap_reset_step_float32(name):
     """4 envs, 3 steps, actions 50% beyond the bounds; env 3 starts with qvel = 1e20 so float32
     physics overflows: the step must terminate it and keep everything finite. MJX physics

@@ -101,9 +101,9 @@ def test_locomotion_gpu_section_follows_its_rule(task):
     cpu_cfg, _ = _resolve([f"--env={task}"], "cpu")
     assert cfg.updates_per_step == 8
     assert cfg.updates_per_step * cfg.batch_size / cfg.num_envs == 128
-    # Ant's cpu: section halves the batch to fit more updates into the CPU's budget
-    # (configs/ant.yaml); the GPU keeps the rule's ratio.
-    cpu_ratio = 64 if task == "ant" else 128
+    # Ant's and Hopper's cpu: sections halve the batch to fit more updates into the CPU's
+    # budget (configs/ant.yaml, configs/hopper.yaml); the GPU keeps the rule's ratio.
+    cpu_ratio = 64 if task in ("ant", "hopper") else 128
     assert cpu_cfg.updates_per_step * cpu_cfg.batch_size / cpu_cfg.num_envs == cpu_ratio
     assert (cfg.tau, cfg.actor_lr, cfg.critic_lr) == (
         cpu_cfg.tau,

@@ -13,6 +13,7 @@ import dataclasses
 import importlib.resources
 import math
 import os
+import pathlib
 import re
 import typing
 from typing import Any
@@ -115,7 +116,12 @@ def coerce(name: str, value: Any, origin: str) -> Any:
 
 def presets_dir() -> Any:
     """The folder of the task presets (a `Traversable`: package data when installed)."""
-    return importlib.resources.files("ddpg_jax.presets")
+    try:
+        return importlib.resources.files("ddpg_jax.presets")
+    except ModuleNotFoundError:
+        # `ddpg_jax` was imported from a source checkout (Python puts the working directory
+        # first on the path, ahead of the installed copy), where the presets are `configs/`.
+        return pathlib.Path(__file__).resolve().parent.parent / "configs"
 
 
 def default_device_kind() -> str:

@@ -242,3 +242,30 @@ def test_presets_ship_in_the_wheel_and_load_from_a_foreign_directory(tmp_path):
     where, batch = out.stdout.split()
     assert where.startswith(str(tmp_path / "site"))
     assert int(batch) == _doc(CONFIGS / "hopper.yaml")["cpu"]["batch_size"]
+
+    # From the repository root a plain `python -m` finds this checkout's `ddpg_jax` first, ahead
+    # of the installed copy, and it has no `presets` package: the presets must still load, and
+    # bad input must still be one line and exit 2.
+    run_from_root = (
+        "import runpy, sys; sys.meta_path = [f for f in sys.meta_path if 'editable' not in "
+        f"repr(f)]; sys.path[:0] = ['', {str(tmp_path / 'site')!r}]; "
+        "sys.argv = ['ddpg_jax.train'] + sys.argv[1:]; "
+        "runpy.run_module('ddpg_jax.train', run_name='__main__', alter_sys=True)"
+    )
+    for argv, code_expected in (
+        (["--env=hopper", "--print_config"], 0),
+        (["--env=hopper", "--tau=fast"], 2),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-c", run_from_root, *argv],
+            capture_output=True,
+            text=True,
+            cwd=root,
+            env=env,
+            timeout=300,
+        )
+        assert out.returncode == code_expected, (argv, out.stderr[-2000:])
+        if code_expected == 0:
+            assert "preset hopper.yaml (cpu)" in out.stdout
+        else:
+            assert len(out.stderr.strip().splitlines()) == 1, out.stderr

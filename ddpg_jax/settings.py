@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from ddpg_jax import scaling
 from ddpg_jax.cli import Parser, UsageError, parse_bool
 from ddpg_jax.config import Config, ConfigError, field_docs
 
@@ -130,12 +131,32 @@ def default_device_kind() -> str:
     return "gpu" if jax.default_backend() in ("gpu", "cuda", "rocm") else "cpu"
 
 
-def load_preset(env: str, device_kind: str) -> dict[str, Any]:
-    """The preset's shared keys merged with its `cpu:` or `gpu:` section ({} if it has none)."""
+def load_preset(env: str, device_kind: str, num_envs: int | None = None) -> dict[str, Any]:
+    """The preset's shared keys merged with one section ({} if the task has no preset): the
+    device's (`cpu:` or `gpu:`), or, when `num_envs` is asked for, the section proven nearest
+    that env count (`ddpg_jax.scaling.nearest_section`)."""
+    values, _ = preset_section(env, device_kind, num_envs)
+    return values
+
+
+def preset_section(
+    env: str, device_kind: str, num_envs: int | None = None
+) -> tuple[dict[str, Any], str]:
+    """`load_preset`'s values and the name of the section they came from."""
     path = presets_dir() / f"{env}.yaml"
     if not path.is_file():
-        return {}
-    return _resolve_sections(_parse_yaml(path.read_text(), str(path)), device_kind, str(path))
+        return {}, device_kind
+    doc = _parse_yaml(path.read_text(), str(path))
+    section = device_kind
+    if isinstance(num_envs, int) and not isinstance(num_envs, bool) and num_envs >= 1:
+        sections = {
+            name: _resolve_sections(doc, name, str(path))
+            for name in ("cpu", "gpu")
+            if isinstance(doc.get(name), dict)
+        }
+        if device_kind in sections:
+            section = scaling.nearest_section(sections, device_kind, num_envs)
+    return _resolve_sections(doc, section, str(path)), section
 
 
 def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
@@ -176,15 +197,25 @@ def _resolve_sections(doc: dict[str, Any], device_kind: str, origin: str) -> dic
 @dataclasses.dataclass(frozen=True)
 class Resolved:
     """Validated settings and the origin of each value ("default", "preset <file> (cpu)",
-    "file <path>", "flag")."""
+    "file <path>", "flag", "derived from num_envs ..."), and the lines a run prints about how
+    its scale was derived (`scale_notes`)."""
 
     cfg: Config
     run: RunOptions
     sources: dict[str, str]
+    scale_notes: tuple[str, ...] = ()
 
 
 def layers(args: argparse.Namespace, device_kind: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """The merged settings (preset < --config FILE < flags) and each one's origin."""
+    """The merged settings (preset < --config FILE < flags) and each one's origin; the scale
+    settings a flag or file does not give follow its `num_envs` (`ddpg_jax.scaling`)."""
+    settings, sources, _ = _layers(args, device_kind)
+    return settings, sources
+
+
+def _layers(
+    args: argparse.Namespace, device_kind: str
+) -> tuple[dict[str, Any], dict[str, str], tuple[str, ...]]:
     import envs
 
     config_file = getattr(args, "config", None)
@@ -197,21 +228,63 @@ def layers(args: argparse.Namespace, device_kind: str) -> tuple[dict[str, Any], 
         env_name = envs.canonical_name(str(env_name))
     except ValueError as e:
         raise UsageError(str(e)) from None
-    preset = load_preset(env_name, device_kind)
+    asked_envs = flags.get("num_envs", from_file.get("num_envs"))
+    preset, section = preset_section(env_name, device_kind, asked_envs)
     sources: dict[str, str] = {}
     for name in preset:
-        sources[name] = f"preset {env_name}.yaml ({device_kind})"
+        sources[name] = f"preset {env_name}.yaml ({section})"
     for name in from_file:
         sources[name] = f"file {config_file}"
     for name in flags:
         sources[name] = "flag"
     settings = {**preset, **from_file, **flags, "env": env_name}
-    return settings, sources
+    notes = _scale(settings, sources, preset, f"{env_name}.yaml ({section})")
+    if notes and section != device_kind:
+        notes = (
+            f"--num_envs={settings['num_envs']}: the {env_name} preset's {section}: section "
+            f"(proven at {preset['num_envs']} envs) is nearer that count than its "
+            f"{device_kind}: section",
+            *notes,
+        )
+    return settings, sources, notes
+
+
+def _scale(
+    settings: dict[str, Any], sources: dict[str, str], preset: dict[str, Any], origin: str
+) -> tuple[str, ...]:
+    """Derive the scale settings no flag or file gave from the preset's recipe when `num_envs`
+    is not the preset's, in place; the lines to print about it."""
+    base = scaling.Recipe.of(preset)
+    num_envs = settings.get("num_envs")
+    if base is None or not isinstance(num_envs, int) or isinstance(num_envs, bool):
+        return ()
+    if num_envs < 1:
+        return ()
+    notes: list[str] = []
+    if num_envs != base.num_envs:
+        total = settings.get("total_steps", Config.total_steps)
+        total = total if isinstance(total, int) and total >= 1 else Config.total_steps
+        derived = scaling.derive(base, num_envs, total)
+        chosen = {k: v for k, v in derived.items() if sources.get(k, "default").startswith("preset")}
+        for name, value in chosen.items():
+            settings[name] = value
+            sources[name] = f"{scaling.DERIVED} (preset {origin} at {base.num_envs} envs)"
+        if chosen:
+            listed = ", ".join(f"{k}={v}" for k, v in chosen.items())
+            notes.append(
+                f"{scaling.DERIVED}={num_envs} (preset {origin} at {base.num_envs} envs, "
+                f"replay ratio {base.replay_ratio:g}): {listed}"
+            )
+    resolved = scaling.Recipe.of(settings)
+    warning = resolved and scaling.ratio_warning(base, resolved)
+    if warning:
+        notes.append(warning)
+    return tuple(notes)
 
 
 def resolve(args: argparse.Namespace, device_kind: str) -> Resolved:
     """Layer defaults, preset, --config and flags into a validated Config and RunOptions."""
-    settings, sources = layers(args, device_kind)
+    settings, sources, notes = _layers(args, device_kind)
     unknown = sorted(set(settings) - CONFIG_FIELDS - RUN_FIELDS)
     if unknown:
         raise UsageError(
@@ -228,7 +301,7 @@ def resolve(args: argparse.Namespace, device_kind: str) -> Resolved:
         raise UsageError(str(e)) from None
     check_run_options(run)
     every = {name: "default" for name in CONFIG_FIELDS | RUN_FIELDS}
-    return Resolved(cfg, run, {**every, **sources})
+    return Resolved(cfg, run, {**every, **sources}, notes)
 
 
 def resolve_settings(args: argparse.Namespace, device_kind: str) -> tuple[Config, RunOptions]:
@@ -367,7 +440,8 @@ def help_defaults(argv: list[str], device_kind: str) -> dict[str, tuple[Any, str
 
 def describe(resolved: Resolved) -> str:
     """The resolved settings as YAML-like lines `name: value  # origin`, run options first."""
-    lines = ["# run options"]
+    lines = [f"# {note}" for note in resolved.scale_notes]
+    lines.append("# run options")
     run = dataclasses.asdict(resolved.run)
     width = max(len(n) for n in (*run, *resolved.cfg.to_dict()))
     for name, value in run.items():

@@ -57,6 +57,8 @@ def _main(argv: list[str] | None) -> int:
         if args.print_config:
             print(settings.describe(resolved))
             return 0
+        for note in resolved.scale_notes:
+            _print(note)
         cfg, run = resolved.cfg, fix_intervals(resolved.cfg, resolved.run)
         env = make_env(run)
         check_memory(cfg, env, run)  # before anything is written

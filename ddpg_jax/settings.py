@@ -265,7 +265,9 @@ def _scale(
         total = settings.get("total_steps", Config.total_steps)
         total = total if isinstance(total, int) and total >= 1 else Config.total_steps
         derived = scaling.derive(base, num_envs, total)
-        chosen = {k: v for k, v in derived.items() if sources.get(k, "default").startswith("preset")}
+        chosen = {
+            k: v for k, v in derived.items() if sources.get(k, "default").startswith("preset")
+        }
         for name, value in chosen.items():
             settings[name] = value
             sources[name] = f"{scaling.DERIVED} (preset {origin} at {base.num_envs} envs)"

@@ -210,6 +210,41 @@ def plot_runs(
         raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
 
 
+def plot_task_panels(
+    panels: list[tuple[str, list[dict[str, Any]]]], out: pathlib.Path, columns: int = 3
+) -> None:
+    """One small panel per task: eval return against training wall-clock (minutes), one thin
+    line per run (from `load_run`; a run of several seeds is drawn as its mean). Sized to stay
+    readable when shown at about 800 pixels wide (a README)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = -(-len(panels) // columns)
+    fig = Figure(figsize=(9, 2.6 * rows), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
+    color = matplotlib_colors()[0]
+    for ax, (title, runs) in zip(axes, panels, strict=False):
+        for run in runs:
+            steps, mean, _, _ = run["curves"]["eval_return"]
+            minutes = wall_clock(run, steps) / 60.0
+            ax.plot(minutes, mean, color=color, lw=1.2, alpha=0.75, marker=".", ms=3)
+        ax.set_title(f"{title} ({len(runs)} run{'s' if len(runs) > 1 else ''})", fontsize=10)
+        ax.set_xlabel("training wall-clock (min)", fontsize=9)
+        ax.set_ylabel("eval return", fontsize=9)
+        ax.set_xlim(left=0)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3, lw=0.5)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    try:
+        fig.savefig(out, dpi=110, metadata={"Software": None})
+    except OSError as e:
+        raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
+
+
 def matplotlib_colors() -> list[str]:
     """The default colour cycle (read, not changed)."""
     import matplotlib

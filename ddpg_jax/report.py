@@ -1,13 +1,15 @@
-"""Command line: rebuild the results tables from run dirs (what RESULTS.md and
-notebooks/results.ipynb show).
+"""Command line: results tables from run dirs, and the tables of RESULTS.md and README.md.
 
     python -m ddpg_jax.report RUN_OR_FOLDER [...] [--study] [--pool] [--target R] [--export DIR]
+    python -m ddpg_jax.report --results-md [--check]
+    python -m ddpg_jax.report --figure results/presets_time.png
 
 Each argument is a run dir or a folder holding run dirs (a sweep's `--out`). A run contributes
 its `config.yaml` (task, seeds, device, physics), its `metrics.csv` (env steps, wall-clock,
 the training loop's noise-free evals) and its saved Gymnasium scores (`evaluations/`, written
 by every `python -m ddpg_jax.evaluate`). Without `--study` it prints one row per run in the
-format of seed 000's Table 1, beside seed 000's and the best published DDPG numbers; with
+format of the reference study's results table, beside its numbers and the best published DDPG
+return; with
 `--study` one row per variant of a sweep (without it, rows of different variants get a
 variant column). `--target R` adds the wall-clock and env steps at which the training loop's
 eval return, averaged over seeds, first reached R. `--pool` makes one row of the runs that
@@ -17,12 +19,20 @@ differ only in their seed (a preset run once per seed). Markdown on stdout; bad 
 checkpoints) to `DIR/<run name>` (`DIR/<sweep>/<variant>` for a sweep's variants): small enough
 to commit, and all this module and `ddpg_jax.plot` need. `results/runs/` holds the records
 behind RESULTS.md.
+
+`--results-md` rebuilds every table that `results/tables.yaml` defines from the records in
+`results/runs/` and writes each between its markers (`<!-- report:NAME -->` and
+`<!-- /report:NAME -->`) in RESULTS.md and README.md; with `--check` it writes nothing and exits
+1 if a committed table differs from the rebuilt one. `--figure FILE` draws the README's
+learning curves (return against wall-clock, one panel per task) from the records of the
+`headline` table.
 """
 
 from __future__ import annotations
 
 import argparse
 import pathlib
+import re
 import shutil
 from typing import Any
 
@@ -31,7 +41,7 @@ import numpy as np
 from ddpg_jax.cli import Parser, UsageError, say
 from ddpg_jax.cli import run as run_cli
 
-SEED000 = {
+REFERENCE_STUDY = {
     "halfcheetah": (3328, 4053),
     "inverted_double_pendulum": (5295, 9329),
     "hopper": (1220, 1642),
@@ -39,7 +49,8 @@ SEED000 = {
     "walker2d": (907, 1046),
     "ant": (727, 850),
 }
-"""Seed 000's (mean test reward, final test reward), 5 seeds, Gymnasium v5 (REFERENCE.md)."""
+"""The reference study's (mean test reward, final test reward), 5 seeds, Gymnasium v5
+(docs/reference_study.md)."""
 
 BEST_PUBLISHED_DDPG_1M = {
     "halfcheetah": 11719,
@@ -49,9 +60,9 @@ BEST_PUBLISHED_DDPG_1M = {
     "inverted_pendulum": 1000,
     "inverted_double_pendulum": 8370,
 }
-"""The best DDPG return at 1M env steps among the public sources in REFERENCE.md."""
+"""The best DDPG return at 1M env steps among the public sources in docs/reference_study.md."""
 
-TASK_ORDER = tuple(SEED000)
+TASK_ORDER = tuple(REFERENCE_STUDY)
 
 
 def find_run_dirs(paths: list[str]) -> list[pathlib.Path]:
@@ -302,7 +313,7 @@ def _target_header(target: float | None) -> tuple[str, str]:
 
 
 def results_table(summaries: list[dict[str, Any]], target: float | None = None) -> str:
-    """Seed 000's Table 1 format: one row per run, ordered by task. Rows of different sweep
+    """The reference study's table format: one row per run, ordered by task. Rows of different sweep
     variants get a variant column, or they would read as identical runs."""
     rows = sorted(
         summaries,
@@ -312,12 +323,12 @@ def results_table(summaries: list[dict[str, Any]], target: float | None = None) 
     extra_head, extra_rule = _target_header(target)
     lines = [
         f"| task |{' variant |' if variants else ''} Gymnasium return, mean ± std over seeds "
-        "| seeds | env steps per seed | wall-clock (device) | seed 000 (mean test / final) "
+        "| seeds | env steps per seed | wall-clock (device) | reference study (mean test / final) "
         f"| best published DDPG at 1M |{extra_head}",
         f"|---|{'---|' if variants else ''}---|---|---|---|---|---|{extra_rule}",
     ]
     for s in rows:
-        test, final = SEED000.get(s["env"], ("?", "?"))
+        test, final = REFERENCE_STUDY.get(s["env"], ("?", "?"))
         variant = f" {s.get('variant') or '—'} |" if variants else ""
         lines.append(
             f"| {_gym_id(s['env'])} |{variant} {_gym_cell(s['evaluation'])} | {s['num_seeds']} "
@@ -336,8 +347,8 @@ def study_table(summaries: list[dict[str, Any]], target: float | None = None) ->
     lines = [
         "| variant | Gymnasium return, mean ± std over seeds | training eval at the end "
         "| best training eval (mean of per-seed best) | mean training eval over the run "
-        f"| seeds | env steps per seed |{extra_head}",
-        f"|---|---|---|---|---|---|---|{extra_rule}",
+        f"| seeds | env steps per seed | wall-clock |{extra_head}",
+        f"|---|---|---|---|---|---|---|---|{extra_rule}",
     ]
     for s in summaries:
         evaluation = s["evaluation"]
@@ -349,7 +360,7 @@ def study_table(summaries: list[dict[str, Any]], target: float | None = None) ->
         curve = f"{s['eval_curve_mean']:.0f}" if "eval_curve_mean" in s else "—"
         lines.append(
             f"| {s['label']} | {gym} | {final} | {best} | {curve} | {s['num_seeds']} "
-            f"| {_steps(s['env_steps'])} |"
+            f"| {_steps(s['env_steps'])} | {_wall(s['wall_s'])} |"
             + (f" {_target_cell(s)} |" if target is not None else "")
         )
     return "\n".join(lines)
@@ -383,6 +394,220 @@ def export_records(run_dirs: list[pathlib.Path], dest: pathlib.Path) -> list[pat
     return copies
 
 
+# --- the tables of RESULTS.md and README.md ---------------------------------------------------
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TABLES_SPEC = ROOT / "results" / "tables.yaml"
+RECORDS = ROOT / "results" / "runs"
+MARKDOWN_FILES = (ROOT / "RESULTS.md", ROOT / "README.md")
+_BLOCK = re.compile(r"(<!-- report:([a-z0-9-]+) -->\n)(.*?)(<!-- /report:\2 -->)", re.DOTALL)
+
+
+def load_spec(path: pathlib.Path = TABLES_SPEC) -> list[dict[str, Any]]:
+    """The tables `results/tables.yaml` defines, each a dict with `name` and `kind`."""
+    import yaml
+
+    tables = yaml.safe_load(path.read_text())["tables"]
+    names = [t["name"] for t in tables]
+    if len(set(names)) != len(names):
+        raise UsageError(f"{path}: a table name is used twice")
+    return tables
+
+
+def group_score(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean ± std over every seed of `summaries` (each seed's score its mean over episodes),
+    the seed count, and the ranges of env steps and wall-clock; the runs must all have been
+    scored in Gymnasium on the same episodes."""
+    evaluations = [s["evaluation"] for s in summaries]
+    missing = [s["path"] for s, e in zip(summaries, evaluations, strict=True) if e is None]
+    if missing:
+        raise UsageError(f"not evaluated in Gymnasium: {', '.join(missing)}")
+    if len({repr(e["episode_seeds"]) for e in evaluations}) != 1:
+        raise UsageError("runs scored on different episodes cannot be pooled")
+    means = [seed["gym_mean"] for e in evaluations for seed in e["seeds"]]
+    return {
+        "seeds": len(means),
+        "mean": float(np.mean(means)),
+        "std": float(np.std(means)),
+        "episodes": len(evaluations[0]["episode_seeds"]),
+        "steps": _steps(
+            min(s["env_steps"] for s in summaries), max(s["env_steps"] for s in summaries)
+        ),
+        "wall": _wall(min(s["wall_s"] for s in summaries), max(s["wall_s"] for s in summaries)),
+        "where": ", ".join(sorted({s["where"] for s in summaries})),
+        "hardware": ", ".join(sorted({s["where"].split(", ")[0] for s in summaries})),
+    }
+
+
+def records_cell(paths: list[str], prefix: str = "results/runs") -> str:
+    """Record dirs as links to their folders: `[study-hopper](...): n3_s{0,1,2}, preset_s3`."""
+    by_parent: dict[str, list[str]] = {}
+    for path in paths:
+        parent, _, name = path.rpartition("/")
+        by_parent.setdefault(parent, []).append(name)
+    parts = []
+    for parent, names in by_parent.items():
+        stems: dict[str, list[str]] = {}
+        for name in names:
+            m = re.fullmatch(r"(.*_s)(\d+)", name)
+            stem, number = (m.group(1), m.group(2)) if m else (name, "")
+            stems.setdefault(stem, []).append(number)
+        short = ", ".join(
+            stem + (f"{{{','.join(n)}}}" if len(n) > 1 else n[0]) for stem, n in stems.items()
+        )
+        if parent:
+            parts.append(f"[{parent}]({prefix}/{parent}): {short}")
+        else:
+            parts.append(", ".join(f"[{n}]({prefix}/{n})" for n in names))
+    return "; ".join(parts)
+
+
+def _summaries(paths: list[str], records: pathlib.Path) -> list[dict[str, Any]]:
+    return [summarize(records / p) for p in paths]
+
+
+def _headline_table(spec: dict[str, Any], records: pathlib.Path) -> str:
+    published = spec["published"]
+    heads = " | ".join(p["header"] for p in published)
+    lines = [
+        "| task | return, mean ± std over seeds | seeds | env steps per seed "
+        f"| wall-clock per run | hardware | {heads} |",
+        "|---|---|---|---|---|---|" + "---|" * len(published),
+    ]
+    for row in spec["rows"]:
+        g = group_score(_summaries(row["records"], records))
+        peers = " | ".join(str(p["returns"].get(row["env"], "—")) for p in published)
+        note = f" ({row['wall_note']})" if row.get("wall_note") else ""
+        lines.append(
+            f"| {_gym_id(row['env'])} | **{_pm(g['mean'], g['std'])}** | {g['seeds']} "
+            f"| {g['steps']} | {g['wall']}{note} | {g['hardware']} | {peers} |"
+        )
+    return "\n".join(lines)
+
+
+def _seeds_table(spec: dict[str, Any], records: pathlib.Path) -> str:
+    lines = [
+        "| task | seed | return (mean of 10 episodes) | env steps | wall-clock | hardware "
+        "| command | record |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in spec["rows"]:
+        for path in row["records"]:
+            s = summarize(records / path)
+            evaluation = s["evaluation"]
+            if evaluation is None:
+                raise UsageError(f"not evaluated in Gymnasium: {s['path']}")
+            for seed in evaluation["seeds"]:
+                # a run of several seeds splits its --seed's key: name them by index
+                number = s["seed"] or 0
+                name = str(number) if s["num_seeds"] == 1 else f"index {seed['seed_index']}"
+                command = row["command"].format(seed=number)
+                lines.append(
+                    f"| {_gym_id(s['env'])} | {name} | {seed['gym_mean']:.0f} "
+                    f"| {_steps(s['env_steps'])} | {_wall(s['wall_s'])} "
+                    f"| {s['where'].split(', ')[0]} | `{command}` | {records_cell([path])} |"
+                )
+    return "\n".join(lines)
+
+
+def _pooled_table(spec: dict[str, Any], records: pathlib.Path) -> str:
+    lines = [
+        "| task | setting | seeds | return, mean ± std over seeds | env steps per seed "
+        "| hardware | command | records |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in spec["rows"]:
+        summaries = _summaries(row["records"], records)
+        g = group_score(summaries)
+        lines.append(
+            f"| {_gym_id(summaries[0]['env'])} | {row['label']} | {g['seeds']} "
+            f"| {_pm(g['mean'], g['std'])} | {g['steps']} | {g['hardware']} "
+            f"| `{row['command']}` | {records_cell(row['records'])} |"
+        )
+    return "\n".join(lines)
+
+
+def _study_table(spec: dict[str, Any], records: pathlib.Path) -> str:
+    summaries = []
+    for path in spec["records"]:
+        for run in find_run_dirs([str(records / path)]):
+            s = summarize(run)
+            summaries.append({**s, "label": spec.get("labels", {}).get(s["label"], s["label"])})
+    return f"`{spec['command']}` · records: {records_cell(spec['records'])}\n\n" + study_table(
+        summaries
+    )
+
+
+def _placeholder(spec: dict[str, Any], records: pathlib.Path) -> str:
+    return spec["text"].strip()
+
+
+_KINDS = {
+    "headline": _headline_table,
+    "seeds": _seeds_table,
+    "pooled": _pooled_table,
+    "study": _study_table,
+    "placeholder": _placeholder,
+}
+
+
+def render_tables(
+    spec: list[dict[str, Any]] | None = None, records: pathlib.Path = RECORDS
+) -> dict[str, str]:
+    """`{name: markdown}` of every table in the spec, rebuilt from the records."""
+    tables = {}
+    for table in load_spec() if spec is None else spec:
+        if table["kind"] not in _KINDS:
+            raise UsageError(f"table {table['name']}: unknown kind {table['kind']!r}")
+        tables[table["name"]] = _KINDS[table["kind"]](table, records)
+    return tables
+
+
+def fill_blocks(text: str, tables: dict[str, str]) -> str:
+    """`text` with each marked block's body replaced by the table of its name."""
+
+    def body(m: re.Match) -> str:
+        name = m.group(2)
+        if name not in tables:
+            raise UsageError(f"<!-- report:{name} --> names no table of {TABLES_SPEC.name}")
+        return f"{m.group(1)}{tables[name]}\n{m.group(4)}"
+
+    return _BLOCK.sub(body, text)
+
+
+def refresh_markdown(
+    files: tuple[pathlib.Path, ...] = MARKDOWN_FILES, check: bool = False
+) -> list[pathlib.Path]:
+    """Rebuild the marked tables of `files`; returns the files whose tables changed (and, unless
+    `check`, rewrites them). Every table of the spec must be placed in one of the files."""
+    tables = render_tables()
+    texts = {path: path.read_text() for path in files}
+    placed = {m.group(2) for text in texts.values() for m in _BLOCK.finditer(text)}
+    unplaced = sorted(set(tables) - placed)
+    if unplaced:
+        raise UsageError(f"tables with no <!-- report:NAME --> block: {', '.join(unplaced)}")
+    changed = []
+    for path, text in texts.items():
+        new = fill_blocks(text, tables)
+        if new != text:
+            changed.append(path)
+            if not check:
+                path.write_text(new)
+    return changed
+
+
+def headline_figure(out: pathlib.Path, records: pathlib.Path = RECORDS) -> None:
+    """The README's figure: each task's eval return against wall-clock, one line per seed."""
+    from ddpg_jax import plot
+
+    (headline,) = [t for t in load_spec() if t["kind"] == "headline"]
+    panels = [
+        (_gym_id(row["env"]), [plot.load_run(str(records / p)) for p in row["records"]])
+        for row in headline["rows"]
+    ]
+    plot.plot_task_panels(panels, out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="python -m ddpg_jax.report",
@@ -390,7 +615,23 @@ def build_parser() -> argparse.ArgumentParser:
         "ddpg_jax.evaluate, env steps, wall-clock and device.",
     )
     parser.add_argument(
-        "paths", nargs="+", metavar="RUN_OR_FOLDER", help="run dirs or folders of run dirs"
+        "paths", nargs="*", metavar="RUN_OR_FOLDER", help="run dirs or folders of run dirs"
+    )
+    parser.add_argument(
+        "--results-md",
+        action="store_true",
+        help="rebuild the tables of RESULTS.md and README.md (between their <!-- report:NAME --> "
+        "markers) from results/runs/, as results/tables.yaml defines them",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="with --results-md: write nothing; exit 1 if a committed table differs",
+    )
+    parser.add_argument(
+        "--figure",
+        metavar="FILE.png",
+        help="draw the README's learning curves (return against wall-clock, one panel per task)",
     )
     parser.add_argument(
         "--study", action="store_true", help="one row per sweep variant instead of per task"
@@ -422,6 +663,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    if args.results_md or args.figure:
+        return _markdown_and_figure(args)
+    if args.check:
+        raise UsageError("--check goes with --results-md")
+    if not args.paths:
+        raise UsageError("pass run dirs (or --results-md, or --figure FILE)")
     if args.pool and (args.study or args.target is not None):
         raise UsageError(
             "--pool makes the per-task table; it does not combine with --study or --target"
@@ -437,6 +684,22 @@ def _main(argv: list[str] | None) -> int:
         summaries = pool_seeds(summaries)
     table = study_table if args.study else results_table
     print(table(summaries, args.target))
+    return 0
+
+
+def _markdown_and_figure(args: argparse.Namespace) -> int:
+    if args.paths:
+        raise UsageError("--results-md and --figure read results/runs/; they take no run dirs")
+    if args.figure:
+        headline_figure(pathlib.Path(args.figure))
+        say(f"wrote {args.figure}")
+    if args.results_md:
+        changed = refresh_markdown(check=args.check)
+        for path in changed:
+            say(f"{'differs' if args.check else 'rewrote'}: {path.relative_to(ROOT)}")
+        if args.check and changed:
+            say("run `python -m ddpg_jax.report --results-md` to rebuild them")
+            return 1
     return 0
 
 

@@ -87,7 +87,9 @@ def test_study_table_and_export_of_a_sweep_folder(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err
     rows = out.splitlines()[2:]
-    assert rows[0] == "| normalize_obs=false | 200 ± 100 | 300 ± 100 | 350 | 172 | 2 | 10k |"
+    assert (
+        rows[0] == "| normalize_obs=false | 200 ± 100 | 300 ± 100 | 350 | 172 | 2 | 10k | 2.5 min |"
+    )
     assert rows[1].startswith("| normalize_obs=true | — |")
     copied = tmp_path / "records" / "sweep" / "normalize_obs=false"
     assert sorted(p.name for p in copied.iterdir()) == ["config.yaml", "evaluations", "metrics.csv"]
@@ -129,7 +131,9 @@ def test_latest_evaluation_is_shown_with_its_own_env_step(tmp_path):
     s = report.summarize(root)
     assert (s["env_steps"], s["eval_final_step"], s["wall_s"]) == (15000, 10000, 160.0)
     row = report.study_table([s]).splitlines()[2]
-    assert row.startswith("| a | — | 300 ± 100 (at 10k) | 350 |") and row.endswith("| 15k |")
+    assert row.startswith("| a | — | 300 ± 100 (at 10k) | 350 |") and row.endswith(
+        "| 15k | 2.7 min |"
+    )
 
 
 def test_sweep_without_study_has_a_variant_column(tmp_path, capsys):
@@ -154,7 +158,9 @@ def test_time_to_target_return(tmp_path, capsys):
     assert header.endswith("| time to eval return 200 (mean over seeds) |")
     assert row.endswith("| 60 s, 5k steps |")
     assert report.main([str(root), "--target", "250", "--study"]) == 0
-    assert capsys.readouterr().out.splitlines()[2].endswith("| 10k | 2.5 min, 10k steps |")
+    assert (
+        capsys.readouterr().out.splitlines()[2].endswith("| 10k | 2.5 min | 2.5 min, 10k steps |")
+    )
     assert report.main([str(root), "--target", "1000"]) == 0
     assert capsys.readouterr().out.splitlines()[2].endswith("| not reached (best 300) |")
     assert report.main([str(root), "--target", "nan"]) == 2
@@ -182,3 +188,78 @@ def test_pool_makes_one_row_of_the_seeds_of_one_setting(tmp_path, capsys):
     assert capsys.readouterr().out.count("Hopper-v5") == 1
     assert report.main(["--pool", "--study", str(a)]) == 2
     assert "does not combine" in capsys.readouterr().err
+
+
+# --- the generated tables of RESULTS.md and README.md --------------------------------------
+
+
+def test_committed_tables_equal_the_rebuilt_ones():
+    """RESULTS.md and README.md hold exactly what `report --results-md` builds from
+    results/runs/; after a new record or a changed spec, run it and commit the result."""
+    assert report.refresh_markdown(check=True) == []
+
+
+def _resolved(command: str, seed: int | None = None):
+    import dataclasses
+    import shlex
+
+    from ddpg_jax import settings
+
+    argv = shlex.split(command.replace("{seed}", str(seed)).replace("=S ", f"={seed} "))[3:]
+    argv = [a for a in argv if not a.startswith("[") and not a.endswith("]")]
+    resolved = settings.resolve(settings.build_parser().parse_args(argv), "cpu")
+    return dataclasses.asdict(resolved.cfg), resolved.run
+
+
+def _recorded(path):
+    import dataclasses
+
+    cfg, extra = run_dir.load_config(run_dir.open_existing(path))
+    return dataclasses.asdict(cfg), extra
+
+
+def test_every_row_command_gives_its_records_settings():
+    """A row's command, run today, trains what its records ran: for the presets this says the
+    records are of the current presets; a preset change that makes it fail needs new runs."""
+    checked = 0
+    for table in report.load_spec():
+        for row in table.get("rows", []) if table["kind"] != "placeholder" else []:
+            for path in row["records"]:
+                recorded, extra = _recorded(report.RECORDS / path)
+                seed = extra["run"]["seed"]
+                resolved, run = _resolved(row["command"] + " ", seed)
+                assert run.seed == seed, (table["name"], path)
+                assert resolved == recorded, (table["name"], path)
+                checked += 1
+    assert checked >= 30
+
+
+def test_every_sweep_command_gives_its_variants_settings():
+    import shlex
+
+    for table in report.load_spec():
+        if table["kind"] != "study" or " ddpg_jax.sweep " not in f" {table['command']} ":
+            continue
+        words = shlex.split(table["command"])
+        base = " ".join(w for i, w in enumerate(words) if "--grid" not in words[i - 1 : i + 1])
+        for path in table["records"]:
+            for variant in report.find_run_dirs([str(report.RECORDS / path)]):
+                recorded, extra = _recorded(variant)
+                flags = " ".join(f"--{kv}" for kv in extra["variant"].split(","))
+                resolved, _ = _resolved(f"{base} {flags}")
+                assert resolved == recorded, (table["name"], variant)
+
+
+def test_records_cell_groups_seeds_and_links_folders():
+    cell = report.records_cell(["study-ant/b128_s0", "study-ant/b128_s1", "study-ant/preset_s3"])
+    assert cell == "[study-ant](results/runs/study-ant): b128_s{0,1}, preset_s3"
+    assert report.records_cell(["ip"]) == "[ip](results/runs/ip)"
+
+
+def test_fill_blocks_replaces_only_marked_bodies():
+    text = "a\n<!-- report:t -->\nold\n<!-- /report:t -->\nb\n"
+    assert report.fill_blocks(text, {"t": "new"}) == (
+        "a\n<!-- report:t -->\nnew\n<!-- /report:t -->\nb\n"
+    )
+    with pytest.raises(report.UsageError):
+        report.fill_blocks("<!-- report:x -->\n<!-- /report:x -->", {})

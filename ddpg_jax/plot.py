@@ -229,7 +229,9 @@ def plot_task_panels(
             steps, mean, _, _ = run["curves"]["eval_return"]
             minutes = wall_clock(run, steps) / 60.0
             ax.plot(minutes, mean, color=color, lw=1.2, alpha=0.75, marker=".", ms=3)
-        ax.set_title(f"{title} ({len(runs)} run{'s' if len(runs) > 1 else ''})", fontsize=10)
+        seeds = sum(int(run["curves"]["eval_return"][3].max()) for run in runs)
+        mean = "" if seeds == len(runs) else ", mean"  # one run of several seeds: its mean
+        ax.set_title(f"{title} ({seeds} seeds{mean})", fontsize=9 if len(title) < 20 else 8)
         ax.set_xlabel("training wall-clock (min)", fontsize=9)
         ax.set_ylabel("eval return", fontsize=9)
         ax.set_xlim(left=0)

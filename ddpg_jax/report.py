@@ -602,7 +602,10 @@ def headline_figure(out: pathlib.Path, records: pathlib.Path = RECORDS) -> None:
 
     (headline,) = [t for t in load_spec() if t["kind"] == "headline"]
     panels = [
-        (_gym_id(row["env"]), [plot.load_run(str(records / p)) for p in row["records"]])
+        (
+            _gym_id(row["env"]).removesuffix("-v5"),
+            [plot.load_run(str(records / p)) for p in row["records"]],
+        )
         for row in headline["rows"]
     ]
     plot.plot_task_panels(panels, out)

@@ -1,10 +1,10 @@
 """How a preset's recipe follows `--num_envs`: which section serves a requested env count, and
 the batch, updates, buffer and warm-up derived from it.
 
-A preset section is a recipe proven at its own `num_envs`. Asked for another count, the rule
+A preset section is a recipe set for its own `num_envs`. Asked for another count, the rule
 keeps what makes the recipe learn per env step and per update:
 - the section nearest the requested count (by ratio) is the base: a 16-env recipe does not
-  become a 2048-env one by scaling alone, so `--num_envs=2048` takes the section proven at
+  become a 2048-env one by scaling alone, so `--num_envs=2048` takes the section set for
   thousands of envs, on any device;
 - the replay ratio (samples drawn per new transition, `batch_size * updates_per_step /
   num_envs`) and the updates per vectorised step are held, so the batch grows with the envs;
@@ -91,5 +91,5 @@ def ratio_warning(preset: Recipe, resolved: Recipe) -> str | None:
         f"warning: replay ratio {ratio:g} samples per new transition (batch_size "
         f"{resolved.batch_size} x updates_per_step {resolved.updates_per_step} / num_envs "
         f"{resolved.num_envs}) is more than {WARN_RATIO:g}x from its preset's {own:g} "
-        f"(proven at {preset.num_envs} envs); that recipe has not been shown to learn"
+        f"(set for {preset.num_envs} envs)"
     )

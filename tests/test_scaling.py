@@ -93,15 +93,19 @@ def test_other_env_counts_follow_the_nearest_section(task, device_kind):
 
 
 def test_flags_win_and_a_far_ratio_is_warned_about_without_stopping():
-    resolved = _resolve(["--env=ant", "--num_envs=2048", "--batch_size=128"], "cpu")
-    assert resolved.cfg.batch_size == 128 and resolved.sources["batch_size"] == "flag"
+    resolved = _resolve(["--env=ant", "--num_envs=4096", "--batch_size=16"], "cpu")
+    assert resolved.cfg.batch_size == 16 and resolved.sources["batch_size"] == "flag"
     assert resolved.sources["updates_per_step"].startswith("derived from num_envs")
     (warning,) = [n for n in resolved.scale_notes if n.startswith("warning")]
     assert "replay ratio" in warning and "4x" in warning
+    # At the section's own env count nothing is derived, and a far batch is still warned about.
+    resolved = _resolve(["--env=ant", "--num_envs=2048", "--batch_size=16"], "cpu")
+    assert resolved.sources["updates_per_step"] == "preset ant.yaml (gpu)"
+    assert any(n.startswith("warning") for n in resolved.scale_notes)
     # Within 4x: no warning.
     base = scaling.Recipe.of(_section("ant", "gpu"))
-    near = base.batch_size * 2048 // base.num_envs // 2
-    resolved = _resolve(["--env=ant", "--num_envs=2048", f"--batch_size={near}"], "cpu")
+    near = base.batch_size * 4096 // base.num_envs // 2
+    resolved = _resolve(["--env=ant", "--num_envs=4096", f"--batch_size={near}"], "cpu")
     assert not any(n.startswith("warning") for n in resolved.scale_notes)
 
 

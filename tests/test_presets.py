@@ -98,19 +98,28 @@ def test_gpu_section_is_labelled_and_parallel(path):
 def test_locomotion_gpu_section_is_the_many_envs_recipe(task):
     # The cpu: section's algorithm (TD3's switches, per-env noise, Adam and tau per update) at
     # 2048 envs with 64 updates of batch 256 per vectorised step (8 samples per new
-    # transition), 3-step returns, 1000 vectorised steps of history and 100 of warm-up.
+    # transition), with the many-envs stabilisers (observation normalisation, a layer-normalised
+    # C51 critic, 3-step returns), 1000 vectorised steps of history and 100 of warm-up.
     cfg, run = _resolve([f"--env={task}"], "gpu")
     cpu_cfg, _ = _resolve([f"--env={task}"], "cpu")
     assert (cfg.num_envs, cfg.updates_per_step, cfg.batch_size) == (2048, 64, 256)
     assert cfg.updates_per_step * cfg.batch_size / cfg.num_envs == 8
-    assert cfg.n_step == 3
+    assert cfg.n_step == 3 and cfg.normalize_obs and cfg.critic_layer_norm and cfg.distributional
     scale = ("num_envs", "updates_per_step", "batch_size", "buffer_size", "warmup_steps")
     differs = {
         name
         for name, value in cfg.to_dict().items()
         if value != getattr(cpu_cfg, name) and name not in scale
     }
-    assert differs <= {"n_step", "total_steps", "lr_decay_to"}, differs
+    stabilisers = {
+        "n_step",
+        "normalize_obs",
+        "critic_layer_norm",
+        "distributional",
+        "v_min",
+        "v_max",
+    }
+    assert differs <= stabilisers | {"total_steps", "lr_decay_to"}, differs
     assert cfg.lr_decay_to == 1.0  # the learning rates stay constant over a 20M-step run
     assert cfg.buffer_size == 1000 * cfg.num_envs and cfg.warmup_steps == 100 * cfg.num_envs
     assert cfg.total_steps == 20_000_000 and run.max_minutes == 90

@@ -96,13 +96,15 @@ def test_gpu_section_is_labelled_and_parallel(path):
 
 @pytest.mark.parametrize("task", LOCOMOTION)
 def test_locomotion_gpu_section_is_the_many_envs_recipe(task):
-    # The cpu: section's algorithm (TD3's switches, per-env noise, Adam and tau per update) at
-    # 2048 envs with 64 updates of batch 256 per vectorised step (8 samples per new
+    # The cpu: section's algorithm (TD3's switches, per-env noise) at
+    # 2048 envs with 16 updates of batch 1024 per vectorised step (8 samples per new
     # transition), with the many-envs stabilisers (observation normalisation, a layer-normalised
-    # C51 critic, 3-step returns), 1000 vectorised steps of history and 100 of warm-up.
+    # C51 critic, 3-step returns), larger steps per update (Adam 1e-3, tau 0.01), 1000
+    # vectorised steps of history and 100 of warm-up.
     cfg, run = _resolve([f"--env={task}"], "gpu")
     cpu_cfg, _ = _resolve([f"--env={task}"], "cpu")
-    assert (cfg.num_envs, cfg.updates_per_step, cfg.batch_size) == (2048, 64, 256)
+    assert (cfg.num_envs, cfg.updates_per_step, cfg.batch_size) == (2048, 16, 1024)
+    assert (cfg.actor_lr, cfg.critic_lr, cfg.tau) == (1e-3, 1e-3, 0.01)
     assert cfg.updates_per_step * cfg.batch_size / cfg.num_envs == 8
     assert cfg.n_step == 3 and cfg.normalize_obs and cfg.critic_layer_norm and cfg.distributional
     scale = ("num_envs", "updates_per_step", "batch_size", "buffer_size", "warmup_steps")
@@ -119,7 +121,8 @@ def test_locomotion_gpu_section_is_the_many_envs_recipe(task):
         "v_min",
         "v_max",
     }
-    assert differs <= stabilisers | {"total_steps", "lr_decay_to"}, differs
+    steps = {"actor_lr", "critic_lr", "tau", "total_steps", "lr_decay_to"}
+    assert differs <= stabilisers | steps, differs
     assert cfg.lr_decay_to == 1.0  # the learning rates stay constant over a 20M-step run
     assert cfg.buffer_size == 1000 * cfg.num_envs and cfg.warmup_steps == 100 * cfg.num_envs
     assert cfg.total_steps == 20_000_000 and run.max_minutes == 90

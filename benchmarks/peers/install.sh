@@ -72,8 +72,7 @@ main() {
     echo "== $peer: installing into $PEER_VENVS/$peer"
     "install_$peer"
     "$PEER_VENVS/$peer/bin/python" -m pip freeze > "$PEER_VENVS/$peer/.installed"
-    echo "== $peer: done; $(grep -ciE '^(sbx-rl|stable.baselines3|cleanrl|torch|jax|gymnasium|mujoco)==' \
-      "$PEER_VENVS/$peer/.installed") pinned packages recorded in .installed"
+    echo "== $peer: done; its pip freeze is in $PEER_VENVS/$peer/.installed"
   done
 }
 

@@ -1,10 +1,13 @@
 """The notebooks run top to bottom: results (seconds: it reads the committed run records) in
-the default suite, quickstart (minutes: it trains) marked slow. The quickstart is committed
-with its outputs (readable without running it); a fast test checks that they are there."""
+the default suite, quickstart (minutes: it trains) marked slow. Both are committed with their
+outputs (readable without running them); fast tests check that they are there, and that the
+results notebook's tables, run or as committed, equal the committed tables of RESULTS.md and
+README.md."""
 
 import json
 import os
 import pathlib
+import re
 
 import pytest
 
@@ -76,14 +79,44 @@ def test_quickstart_notebook_executes(tmp_path):
     _check_quickstart_outputs(notebook.cells, frame_expected=renderer)
 
 
-def test_results_notebook_rebuilds_tables_and_figures(tmp_path):
-    records = pathlib.Path(ROOT, "results", "runs")
-    runs = [p for p in records.iterdir() if (p / "config.yaml").is_file()]
-    studies = [p for p in records.iterdir() if any(p.glob("*/config.yaml"))]
-    assert runs and studies, f"{records} should hold the records behind RESULTS.md"
-    outputs = _execute("results.ipynb", tmp_path)
-    tables = [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
-    figures = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(tables) == 1 + len(studies) and len(figures) == len(runs) + len(studies)
-    assert len(tables[0].splitlines()) == 2 + len(runs)  # header, rule, one row per run
-    assert "not evaluated" not in tables[0], "evaluate every run before exporting its records"
+BLOCK = re.compile(r"<!-- report:([a-z0-9-]+) -->\n(.*?)<!-- /report:\1 -->", re.DOTALL)
+
+
+def _committed_tables() -> dict[str, str]:
+    """{name: table} of the generated blocks of RESULTS.md and README.md."""
+    tables = {}
+    for name in ("RESULTS.md", "README.md"):
+        text = pathlib.Path(ROOT, name).read_text()
+        tables.update({m.group(1): m.group(2).strip() for m in BLOCK.finditer(text)})
+    return tables
+
+
+def _shown_tables(outputs: list[dict]) -> dict[str, str]:
+    """{name: table} of the results notebook's outputs tagged with a `report_table` name."""
+    return {
+        out["metadata"]["report_table"]: "".join(out["data"]["text/markdown"]).strip()
+        for out in outputs
+        if "report_table" in out.get("metadata", {})
+    }
+
+
+def _check_results_outputs(outputs: list[dict]) -> None:
+    committed = _committed_tables()
+    assert committed, "RESULTS.md and README.md should hold <!-- report:NAME --> blocks"
+    shown = _shown_tables(outputs)
+    assert sorted(shown) == sorted(committed), "the notebook shows other tables than the docs"
+    for name, table in committed.items():
+        assert shown[name] == table, f"table {name}: the notebook and the docs differ"
+    figures = [out for out in outputs if "image/png" in out.get("data", {})]
+    assert len(figures) == 1, "the README's figure is not shown"
+
+
+def test_committed_results_notebook_shows_the_committed_tables():
+    path = pathlib.Path(ROOT, "notebooks", "results.ipynb")
+    assert path.stat().st_size < 500_000, "keep the committed outputs small"
+    cells = json.loads(path.read_text())["cells"]
+    _check_results_outputs([out for cell in cells for out in cell.get("outputs", [])])
+
+
+def test_results_notebook_rebuilds_the_committed_tables(tmp_path):
+    _check_results_outputs(_execute("results.ipynb", tmp_path))

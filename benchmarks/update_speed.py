@@ -32,11 +32,12 @@ import numpy as np
 from machine import describe as describe_machine
 
 from ddpg_jax import Config, agent
+from ddpg_jax.replay import Transition
 
 
-def random_batch(key, batch: int, obs: int, act: int) -> agent.Batch:
+def random_batch(key, batch: int, obs: int, act: int) -> Transition:
     k = jax.random.split(key, 4)
-    return agent.Batch(
+    return Transition(
         obs=jax.random.normal(k[0], (batch, obs)),
         action=jax.random.uniform(k[1], (batch, act), minval=-1, maxval=1),
         reward=jax.random.normal(k[2], (batch,)),
@@ -45,7 +46,7 @@ def random_batch(key, batch: int, obs: int, act: int) -> agent.Batch:
     )
 
 
-def scanned_updates(cfg: Config, batch: agent.Batch, updates: int):
+def scanned_updates(cfg: Config, batch: Transition, updates: int):
     """`updates` calls of `agent.update` on the same batch, scanned in one jit (as the training
     loop calls it); returns the train state and each update's critic loss."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import chex
 import jax
 import jax.numpy as jnp
 import optax
@@ -22,13 +23,10 @@ from ddpg_jax import hyperparams as hps
 from ddpg_jax import microbatch, schedule
 from ddpg_jax import normalizer as norm
 from ddpg_jax.config import Config
-from ddpg_jax.hyperparams import Hyperparams, hyperparams  # noqa: F401 - agent.hyperparams(cfg)
+from ddpg_jax.hyperparams import Hyperparams
 from ddpg_jax.networks import Actor, Critic
 from ddpg_jax.replay import Transition
-from ddpg_jax.tracing import TRACE_COUNTS, count_traces  # noqa: F401 - tests read it here
-
-Batch = Transition
-"""A batch of transitions: obs, action, reward, next_obs, terminated (leading batch axis)."""
+from ddpg_jax.tracing import count_traces
 
 
 @struct.dataclass
@@ -45,6 +43,27 @@ class TrainState:
     key: jax.Array  # typed PRNG key for target policy smoothing
     step: jax.Array  # [] int32, updates done so far
     hp: Hyperparams = Hyperparams()  # traced hyperparameters (none by default)
+
+
+@struct.dataclass
+class Policy:
+    """Everything needed to act: the train state's actor, normalizer and action bounds. In a
+    checkpoint every leaf has a leading `[num_seeds]` axis."""
+
+    actor_params: Any
+    normalizer: norm.NormalizerState
+    action_scale: jax.Array  # [..., action_size]
+    action_bias: jax.Array  # [..., action_size]
+
+    @classmethod
+    def from_train_state(cls, ts: TrainState) -> Policy:
+        """The policy fields of a train state (vmapped or not)."""
+        return cls(
+            actor_params=ts.actor_params,
+            normalizer=ts.normalizer,
+            action_scale=ts.action_scale,
+            action_bias=ts.action_bias,
+        )
 
 
 def make_actor(cfg: Config, action_size: int) -> Actor:
@@ -128,24 +147,26 @@ def init(
     )
 
 
-def _prepare_obs(cfg: Config, ts: TrainState, obs: jax.Array) -> jax.Array:
+def prepare_obs(cfg: Config, ts: TrainState | Policy, obs: jax.Array) -> jax.Array:
+    """`obs` as the networks see it: normalised when `normalize_obs`, else unchanged."""
     return hps.where(
-        hps.value(cfg, ts.hp, "normalize_obs"),
+        hps.value(cfg, getattr(ts, "hp", None), "normalize_obs"),
         lambda: norm.normalize(ts.normalizer, obs),
         lambda: obs,
     )
 
 
-def _policy(cfg: Config, ts: TrainState, actor_params: Any, obs_in: jax.Array) -> jax.Array:
-    unit = make_actor(cfg, ts.action_scale.shape[-1]).apply(actor_params, obs_in)
-    return unit * ts.action_scale + ts.action_bias
+def _policy(cfg: Config, bounds: TrainState | Policy, actor_params: Any, obs_in: jax.Array):
+    """The actions of `actor_params`, scaled into the action bounds of `bounds`."""
+    unit = make_actor(cfg, bounds.action_scale.shape[-1]).apply(actor_params, obs_in)
+    return unit * bounds.action_scale + bounds.action_bias
 
 
 def _all_out(cfg: Config, critic_params: Any, obs_in: jax.Array, action: jax.Array) -> jax.Array:
     """Every critic's output: Q `[num_critics, batch]`, or a categorical critic's logits
     `[num_critics, batch, num_atoms]`."""
     # One apply per critic, not a vmap over them: vmapped critics become batched matmuls, which
-    # XLA's CPU backend runs at 0.75-0.95x of the plain ones (BENCHMARKS.md, "Unvmapped").
+    # XLA's CPU backend runs slower than plain ones (BENCHMARKS.md, "Unvmapped").
     apply = make_critic(cfg).apply
     return jnp.stack(
         [
@@ -160,14 +181,11 @@ def atoms(cfg: Config) -> jax.Array:
     return dist.support(cfg.v_min, cfg.v_max, cfg.num_atoms)
 
 
-def _all_q(cfg: Config, critic_params: Any, obs_in: jax.Array, action: jax.Array) -> jax.Array:
-    """Q of every critic: `[num_critics, batch]` (a categorical critic's mean return)."""
+def q_values(cfg: Config, critic_params: Any, obs_in: jax.Array, action: jax.Array) -> jax.Array:
+    """Q of every critic: `[num_critics, batch]` (a categorical critic's mean return); `obs_in`
+    as the critics see it (normalised when `normalize_obs`)."""
     out = _all_out(cfg, critic_params, obs_in, action)
     return dist.expected_from_logits(out, atoms(cfg)) if cfg.distributional else out
-
-
-def _soft_update(tau: Any, online: Any, target: Any) -> Any:
-    return jax.tree.map(lambda o, t: tau * o + (1.0 - tau) * t, online, target)
 
 
 def lr_factor(cfg: Config, step: jax.Array) -> jax.Array:
@@ -194,13 +212,13 @@ def _optimizer(cfg: Config, *parts: optax.GradientTransformation) -> optax.Gradi
     return parts[0] if len(parts) == 1 else optax.chain(*parts)
 
 
-def td_target(cfg: Config, ts: TrainState, batch: Batch, key: jax.Array) -> jax.Array:
+def td_target(cfg: Config, ts: TrainState, batch: Transition, key: jax.Array) -> jax.Array:
     """`r + discount * min_i Q'_i(s', mu'(s') + smoothing)`, `[batch]`, without gradient; for a
     categorical critic the projected target distribution `[batch, num_atoms]` instead.
 
     The discount is `gamma * (1 - terminated)`, or the batch's own `discount` for n-step
     transitions (gamma^m, zero after a termination)."""
-    next_obs_in = _prepare_obs(cfg, ts, batch.next_obs)
+    next_obs_in = prepare_obs(cfg, ts, batch.next_obs)
     next_action = target_action(cfg, ts, next_obs_in, key)
     if cfg.distributional:
         logits = _all_out(cfg, ts.target_critic_params, next_obs_in, next_action)
@@ -210,11 +228,11 @@ def td_target(cfg: Config, ts: TrainState, batch: Batch, key: jax.Array) -> jax.
         chosen = dist.min_by_expectation(probs[0], probs[1], z) if len(probs) == 2 else probs[0]
         target = dist.project(chosen, batch.reward, discount(cfg, ts, batch), z)
         return jax.lax.stop_gradient(target)
-    next_q = jnp.min(_all_q(cfg, ts.target_critic_params, next_obs_in, next_action), axis=0)
+    next_q = jnp.min(q_values(cfg, ts.target_critic_params, next_obs_in, next_action), axis=0)
     return jax.lax.stop_gradient(batch.reward + discount(cfg, ts, batch) * next_q)
 
 
-def discount(cfg: Config, ts: TrainState, batch: Batch) -> jax.Array:
+def discount(cfg: Config, ts: TrainState, batch: Transition) -> jax.Array:
     """Per-row bootstrap discount `[batch]`."""
     stored = getattr(batch, "discount", None)
     if stored is not None:
@@ -239,7 +257,7 @@ def target_action(cfg: Config, ts: TrainState, next_obs_in: jax.Array, key: jax.
 
 
 def critic_loss(
-    cfg: Config, ts: TrainState, critic_params: Any, obs_in: jax.Array, batch: Batch, target
+    cfg: Config, ts: TrainState, critic_params: Any, obs_in: jax.Array, batch: Transition, target
 ) -> tuple[jax.Array, jax.Array]:
     """Sum over critics of the mean squared TD error (a categorical critic: of the mean
     cross-entropy to the target distribution); also returns Q `[num_critics, batch]`."""
@@ -248,7 +266,7 @@ def critic_loss(
         loss = jax.vmap(dist.cross_entropy, in_axes=(0, None))(logits, target)
         q = dist.expected_from_logits(jax.lax.stop_gradient(logits), atoms(cfg))
         return jnp.sum(jnp.mean(loss, axis=-1)), q
-    q = _all_q(cfg, critic_params, obs_in, batch.action)
+    q = q_values(cfg, critic_params, obs_in, batch.action)
     return jnp.sum(jnp.mean(jnp.square(q - target), axis=-1)), q
 
 
@@ -258,13 +276,13 @@ def actor_loss(
     """`-mean(Q_1(s, mu(s)))` through the first critic."""
     action = _policy(cfg, ts, actor_params, obs_in)
     first_critic = jax.tree.map(lambda p: p[:1], critic_params)
-    return -jnp.mean(_all_q(cfg, first_critic, obs_in, action)[0])
+    return -jnp.mean(q_values(cfg, first_critic, obs_in, action)[0])
 
 
-def critic_step(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict]:
+def critic_step(cfg: Config, ts: TrainState, batch: Transition) -> tuple[TrainState, dict]:
     """One gradient step of the critic(s) on `batch`; counts an update (`ts.step`)."""
     key, smoothing_key = jax.random.split(ts.key)
-    obs_in = _prepare_obs(cfg, ts, batch.obs)
+    obs_in = prepare_obs(cfg, ts, batch.obs)
     target = td_target(cfg, ts, batch, smoothing_key)
     (loss, q), grads = microbatch.value_and_grad(
         lambda p, d: critic_loss(cfg, ts, p, *d),
@@ -292,9 +310,9 @@ def critic_step(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, 
     return ts, metrics
 
 
-def actor_step(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, jax.Array]:
+def actor_step(cfg: Config, ts: TrainState, batch: Transition) -> tuple[TrainState, jax.Array]:
     """One gradient step of the actor on `batch` through the current critic; returns the loss."""
-    obs_in = _prepare_obs(cfg, ts, batch.obs)
+    obs_in = prepare_obs(cfg, ts, batch.obs)
     loss, grads = jax.value_and_grad(lambda p: actor_loss(cfg, ts, p, ts.critic_params, obs_in))(
         ts.actor_params
     )
@@ -310,64 +328,66 @@ def target_update(cfg: Config, ts: TrainState) -> TrainState:
     """Soft update of both targets: `target <- tau * online + (1 - tau) * target`."""
     tau = hps.value(cfg, ts.hp, "tau")
     return ts.replace(
-        target_actor_params=_soft_update(tau, ts.actor_params, ts.target_actor_params),
-        target_critic_params=_soft_update(tau, ts.critic_params, ts.target_critic_params),
+        target_actor_params=optax.incremental_update(ts.actor_params, ts.target_actor_params, tau),
+        target_critic_params=optax.incremental_update(
+            ts.critic_params, ts.target_critic_params, tau
+        ),
     )
 
 
-def actor_and_targets(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, jax.Array]:
+def actor_and_targets(
+    cfg: Config, ts: TrainState, batch: Transition
+) -> tuple[TrainState, jax.Array]:
     """The delayed half of an update: actor step, then soft target updates."""
     ts, loss = actor_step(cfg, ts, batch)
     return target_update(cfg, ts), loss
 
 
-def _update(cfg: Config, ts: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
+def _check_batch(batch: Transition) -> None:
+    """Shapes of a batch at the update's door (checked when traced, free when run): rows of
+    obs, action, next_obs `[batch, size]` and reward, terminated `[batch]`, all of one length."""
+    chex.assert_rank([batch.obs, batch.action, batch.next_obs], 2)
+    chex.assert_rank([batch.reward, batch.terminated], 1)
+    chex.assert_equal_shape_prefix(
+        [batch.obs, batch.action, batch.next_obs, batch.reward, batch.terminated], 1
+    )
+    chex.assert_equal_shape([batch.obs, batch.next_obs])
+
+
+@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(count_traces, "update")
+def update(
+    cfg: Config, ts: TrainState, batch: Transition, update_index: jax.Array | None = None
+) -> tuple[TrainState, dict[str, jax.Array]]:
     """One DDPG (or TD3) update on `batch`; returns the new state and scalar metrics.
 
     Critic: mean squared TD error against `r + gamma * (1 - terminated) * Q'(s', mu'(s'))`.
     Actor: `-mean(Q(s, mu(s)))` through the just-updated critic. Then soft target updates.
-    With `policy_delay > 1` the actor and targets change only every `policy_delay` updates
-    (counted by `ts.step`); the training loop instead decides that from its own unbatched
-    update count, so that under `vmap` the skipped half is not computed.
+    With `policy_delay > 1` the actor and targets change only when `update_index` (default:
+    `ts.step`) is a multiple of `policy_delay`; the training loop passes its own count, the
+    same for every seed, so that under `vmap` the skipped half is skipped, not computed and
+    thrown away. A skipped half reports `actor_loss` NaN and `actor_updates` 0.
     """
-    do_actor = ts.step % cfg.policy_delay == 0
+    _check_batch(batch)
+    index = ts.step if update_index is None else update_index
     ts, metrics = critic_step(cfg, ts, batch)
     if cfg.policy_delay == 1:
         ts, loss = actor_and_targets(cfg, ts, batch)
+        done = jnp.ones((), jnp.float32)
     else:
-        ts, loss = jax.lax.cond(
-            do_actor,
-            lambda t: actor_and_targets(cfg, t, batch),
-            lambda t: (t, jnp.full((), jnp.nan, jnp.float32)),
+        ts, loss, done = jax.lax.cond(
+            index % cfg.policy_delay == 0,
+            lambda t: (*actor_and_targets(cfg, t, batch), jnp.float32(1)),
+            lambda t: (t, jnp.full((), jnp.nan, jnp.float32), jnp.float32(0)),
             ts,
         )
-    return ts, {**metrics, "actor_loss": loss}
-
-
-update = jax.jit(count_traces("update", _update), static_argnums=0)
-
-
-def policy_action(cfg: Config, policy: Any, obs: jax.Array) -> jax.Array:
-    """Deterministic action of a saved policy (anything with `actor_params`, `normalizer`,
-    `action_scale`, `action_bias`, e.g. `checkpoint.Policy`), with `cfg`'s static settings.
-
-    `obs` is raw, `[..., obs_size]`; the result is `[..., action_size]` within the bounds. The
-    same computation as `act`, for code that has a policy but no train state."""
-    obs = obs.astype(jnp.float32)
-    if cfg.normalize_obs:
-        obs = norm.normalize(policy.normalizer, obs)
-    unit = make_actor(cfg, policy.action_scale.shape[-1]).apply(policy.actor_params, obs)
-    return unit * policy.action_scale + policy.action_bias
+    return ts, {**metrics, "actor_loss": loss, "actor_updates": done}
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def act(cfg: Config, ts: TrainState, obs: jax.Array) -> jax.Array:
-    """Deterministic action mu(s) within the bounds; `obs` is raw (normalised inside)."""
-    return _policy(cfg, ts, ts.actor_params, _prepare_obs(cfg, ts, obs))
+def act(cfg: Config, policy: TrainState | Policy, obs: jax.Array) -> jax.Array:
+    """Deterministic action mu(s) within the bounds, of a train state or a saved `Policy`.
 
-
-@functools.partial(jax.jit, static_argnums=0)
-def q_value(cfg: Config, ts: TrainState, obs: jax.Array, action: jax.Array) -> jax.Array:
-    """Q(s, a) of the (first) online critic; `obs` is raw (normalised inside)."""
-    first_critic = jax.tree.map(lambda p: p[:1], ts.critic_params)
-    return _all_q(cfg, first_critic, _prepare_obs(cfg, ts, obs), action)[0]
+    `obs` is raw, `[..., obs_size]` (normalised inside); the result is `[..., action_size]`."""
+    obs_in = prepare_obs(cfg, policy, obs.astype(jnp.float32))
+    return _policy(cfg, policy, policy.actor_params, obs_in)

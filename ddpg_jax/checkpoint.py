@@ -16,9 +16,9 @@ Checksums: once orbax has finalised a step, `checksums.json` in the step directo
 the sha256 of every file of its items; restores verify it first, so a flipped bit is an error
 naming the good steps instead of a policy that silently acts differently. Steps finalise in
 the background, so a step's checksums are written at the next `save` (orbax waits for the
-previous save there), at `wait()` or at `close()`. A step without `checksums.json` (written
-before checksums existed, or a crash between finalising and checksumming) is accepted as
-unverified: its data was complete, only its fingerprint is missing.
+previous save there), at `wait()` or at `close()`. A step without `checksums.json` (a crash
+between finalising and checksumming) is accepted as unverified: its data was complete, only
+its fingerprint is missing.
 
 Crash safety: orbax writes a step into `<step>.orbax-checkpoint-tmp-*` and renames it when
 complete, so a half-written checkpoint is never listed (nor picked as latest). Saves are async:
@@ -34,24 +34,20 @@ are filtered out of the `absl` logger.
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import json
-import logging
-import math
 import os
 import pathlib
-import sys
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
-from flax import struct
 from orbax.checkpoint import checkpoint_managers as ocm
 
+from ddpg_jax import checkpoint_io
+from ddpg_jax.agent import Policy
+from ddpg_jax.checkpoint_io import json_safe
 from ddpg_jax.normalizer import NormalizerState
 from ddpg_jax.run_dir import RunDir, atomic_write
 
@@ -65,49 +61,9 @@ _ADVICE = (
     "and `train --resume` falls back to the newest good checkpoint"
 )
 
-_QUIET_ABSL = (
-    "Requested `tracked_metric`; did not provide metrics.",  # a save without an evaluation
-    "CheckpointManagerOptions.read_only=True",  # we ask for read-only on purpose
-    "Given directory is read only",
-)
-
-
-class _QuietOrbax(logging.Filter):
-    """Drops orbax's absl records listed in `_QUIET_ABSL`, and the tracebacks its threads log
-    for a full disk (the save re-raises that as one line); everything else passes."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        msg = str(record.msg)
-        if any(msg.startswith(quiet) for quiet in _QUIET_ABSL):
-            return False
-        return not (record.exc_info and _is_disk_full(record.exc_info[1]))
-
-
-logging.getLogger("absl").addFilter(_QuietOrbax())
-
 
 class CheckpointError(Exception):
     """No checkpoint, unknown step, unreadable checkpoint, or a failed save."""
-
-
-@struct.dataclass
-class Policy:
-    """Everything needed to act: leaves have a leading `[num_seeds]` axis in a checkpoint."""
-
-    actor_params: Any
-    normalizer: NormalizerState
-    action_scale: jax.Array  # [..., action_size]
-    action_bias: jax.Array  # [..., action_size]
-
-    @classmethod
-    def from_train_state(cls, ts: Any) -> Policy:
-        """Take the policy fields of an `agent.TrainState` (vmapped or not)."""
-        return cls(
-            actor_params=ts.actor_params,
-            normalizer=ts.normalizer,
-            action_scale=ts.action_scale,
-            action_bias=ts.action_bias,
-        )
 
 
 def _best_metric(metrics: Mapping[str, Any]) -> float:
@@ -168,7 +124,7 @@ class CheckpointStore:
             )
         except Exception as e:  # noqa: BLE001 - orbax raises many types on bad directories
             raise CheckpointError(
-                f"cannot open checkpoints in {self.directory} ({_first_line(e)}); "
+                f"cannot open checkpoints in {self.directory} ({checkpoint_io.first_line(e)}); "
                 "move away the broken step directories"
             ) from e
 
@@ -264,11 +220,11 @@ class CheckpointStore:
             "eval_returns": None if returns is None else json_safe(returns.tolist()),
         }
         items = {
-            POLICY: ocp.args.StandardSave(_encode_keys(policy)),
+            POLICY: ocp.args.StandardSave(checkpoint_io.encode_keys(policy)),
             META: ocp.args.JsonSave(meta_doc),
         }
         if train is not None:
-            items[TRAIN] = ocp.args.StandardSave(_encode_keys(train))
+            items[TRAIN] = ocp.args.StandardSave(checkpoint_io.encode_keys(train))
         try:
             self._manager.save(
                 step,
@@ -340,14 +296,14 @@ class CheckpointStore:
                 f"checkpoint at step {step} in {self.directory} has no train state (it was saved "
                 "with the policy only); resume from another step"
             )
-        abstract = _abstract_target(target)
+        abstract = checkpoint_io.abstract_target(target)
         try:
             restored = self._manager.restore(
                 step, args=ocp.args.Composite(**{TRAIN: ocp.args.StandardRestore(abstract)})
             )[TRAIN]
         except Exception as e:  # noqa: BLE001
             raise self._unreadable(step, TRAIN, e) from e
-        return _decode_keys(restored, target)
+        return checkpoint_io.decode_keys(restored, target)
 
     def restore_policy(self, which: int | str = "latest") -> tuple[Policy, dict[str, Any]]:
         """`(Policy, meta)` of a step ('latest', 'best' or an int) without the train state.
@@ -414,7 +370,7 @@ class CheckpointStore:
             return f"its {CHECKSUM_FILE} is unreadable"
         for name, digest in sorted(recorded.items()):
             try:
-                actual = _sha256(step_dir / name)
+                actual = checkpoint_io.sha256(step_dir / name)
             except FileNotFoundError:
                 return f"file {name} is missing"
             except OSError as e:
@@ -456,7 +412,9 @@ class CheckpointStore:
                 if (step_dir / COMMIT_FILE).is_file():  # else pruned by retention meanwhile
                     atomic_write(
                         step_dir / CHECKSUM_FILE,
-                        json.dumps({"files": _checksums(step_dir)}, indent=1, sort_keys=True),
+                        json.dumps(
+                            {"files": checkpoint_io.checksums(step_dir)}, indent=1, sort_keys=True
+                        ),
                     )
             except FileNotFoundError:
                 pass  # pruned while being read: nothing left to protect
@@ -466,15 +424,15 @@ class CheckpointStore:
             self._unchecked.remove(step)
 
     def _save_error(self, step: int | None, e: BaseException) -> CheckpointError:
-        _hush_aborted_async_work()
+        checkpoint_io.hush_aborted_async_work()
         what = "a checkpoint" if step is None else f"checkpoint step {step}"
         path = self.directory if step is None else self.directory / str(step)
-        if _is_disk_full(e):
+        if checkpoint_io.is_disk_full(e):
             return CheckpointError(
                 f"no space left on device while saving {what} to {path}; the earlier "
                 "checkpoints are kept: free some space, then resume"
             )
-        return CheckpointError(f"saving {what} to {path} failed: {_first_line(e)}")
+        return CheckpointError(f"saving {what} to {path} failed: {checkpoint_io.first_line(e)}")
 
     # --- helpers ---
 
@@ -483,136 +441,9 @@ class CheckpointStore:
             self._manager.reload()
 
     def _unreadable(self, step: int, item: str, e: Exception) -> CheckpointError:
-        _hush_aborted_async_work()
+        checkpoint_io.hush_aborted_async_work()
         return CheckpointError(
             f"checkpoint at step {step} in {self.directory} is unreadable or does not match "
-            f"(item '{item}': {_first_line(e)}); {self._hint(step)}; or check the run's config"
+            f"(item '{item}': {checkpoint_io.first_line(e)}); {self._hint(step)}; "
+            "or check the run's config"
         )
-
-
-def _hush_aborted_async_work() -> None:
-    """After a failed save or restore (reported in one line), orbax's abandoned asyncio work
-    reports itself at garbage collection as "Event loop is closed" or "coroutine ... was never
-    awaited", many times over, with tracebacks that say nothing more: drop those two."""
-    global _hushed
-    if _hushed:
-        return
-    _hushed = True
-    warnings.filterwarnings(
-        "ignore", message="coroutine .* was never awaited", category=RuntimeWarning
-    )
-    previous = sys.unraisablehook
-
-    def hook(unraisable: Any) -> None:
-        e = unraisable.exc_value
-        if isinstance(e, RuntimeError) and str(e) == "Event loop is closed":
-            return
-        previous(unraisable)
-
-    sys.unraisablehook = hook
-
-
-_hushed = False
-
-
-def _sha256(path: pathlib.Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _checksums(step_dir: pathlib.Path) -> dict[str, str]:
-    """sha256 of every file inside the step's item directories, by path relative to the step."""
-    return {
-        path.relative_to(step_dir).as_posix(): _sha256(path)
-        for item in sorted(p for p in step_dir.iterdir() if p.is_dir())
-        for path in sorted(item.rglob("*"))
-        if path.is_file()
-    }
-
-
-def _is_disk_full(e: BaseException) -> bool:
-    """Whether ENOSPC is anywhere in `e`'s causes (orbax and tensorstore wrap it)."""
-    stack: list[Any] = [e]
-    seen: set[int] = set()
-    while stack:
-        x = stack.pop()
-        if x is None or id(x) in seen:
-            continue
-        seen.add(id(x))
-        if isinstance(x, OSError) and x.errno == errno.ENOSPC:
-            return True
-        if "No space left on device" in str(x):
-            return True
-        stack.extend([x.__cause__, x.__context__, *getattr(x, "exceptions", ())])
-    return False
-
-
-def _is_key(x: Any) -> bool:
-    dtype = getattr(x, "dtype", None)
-    return dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
-
-
-def _is_empty(x: Any) -> bool:
-    # Orbax refuses zero-size arrays (MJX data has some, e.g. `act` for models without
-    # activations); they hold nothing, so they are stored as None and rebuilt from the target.
-    return getattr(x, "size", 1) == 0
-
-
-def _encode_keys(tree: Any) -> Any:
-    def leaf(x: Any) -> Any:
-        if _is_empty(x):
-            return None
-        return jax.random.key_data(x) if _is_key(x) else x
-
-    return jax.tree.map(leaf, tree)
-
-
-def _abstract_target(target: Any) -> Any:
-    """ShapeDtypeStructs with shardings (keys as their raw uint32 data); numpy leaves stay."""
-    default = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-
-    def leaf(x: Any) -> Any:
-        if _is_empty(x):
-            return None
-        if isinstance(x, np.ndarray):
-            return x
-        shape_dtype = jax.eval_shape(jax.random.key_data, x) if _is_key(x) else x
-        sharding = getattr(x, "sharding", None) or default
-        return jax.ShapeDtypeStruct(shape_dtype.shape, shape_dtype.dtype, sharding=sharding)
-
-    return jax.tree.map(leaf, target)
-
-
-def _decode_keys(restored: Any, target: Any) -> Any:
-    def leaf(t: Any, r: Any) -> Any:
-        if _is_empty(t):
-            return jax.numpy.zeros(t.shape, t.dtype)
-        return jax.random.wrap_key_data(r, dtype=t.dtype) if _is_key(t) else r
-
-    # None (an empty leaf) is a subtree of `restored`, so map over the target's leaves.
-    return jax.tree.map(leaf, target, restored, is_leaf=lambda x: x is None)
-
-
-def json_safe(value: Any) -> Any:
-    """numpy -> Python, non-finite floats -> None, so the JSON is strict."""
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_safe(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    return value
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0] if text else ''}"[:300]

@@ -265,26 +265,27 @@ def _check(cfg: Config, name: str, ok: bool, allowed: str) -> None:
 
 
 def _check_type(name: str, value: Any, hint: Any) -> None:
-    origin = typing.get_origin(hint)
-    if origin is Literal:
-        choices = typing.get_args(hint)
-        if value not in choices:
-            raise ConfigError(
-                f"config field {name}={value!r} is invalid: must be one of "
-                f"{', '.join(repr(c) for c in choices)}"
-            )
-        return
-    if hint is bool:
-        ok = isinstance(value, bool)
-        allowed = "true or false"
-    elif hint is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        allowed = "an integer"
-    elif hint is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        ok = ok and math.isfinite(value)
-        allowed = "a finite number"
-    else:  # pragma: no cover - every field has one of the hints above
-        raise TypeError(f"unsupported type hint {hint} for field {name}")
-    if not ok:
+    allowed = type_mismatch(value, hint)
+    if allowed is not None:
         raise ConfigError(f"config field {name}={value!r} is invalid: must be {allowed}")
+
+
+def type_mismatch(value: Any, hint: Any, finite: bool = True) -> str | None:
+    """What `value` must be when it is not of type `hint` (bool, int, float, or a `Literal`'s
+    choices), else None. An int is a float; a bool is neither; `finite` refuses inf and NaN."""
+    if typing.get_origin(hint) is Literal:
+        choices = typing.get_args(hint)
+        return None if value in choices else f"one of {', '.join(repr(c) for c in choices)}"
+    if hint is bool:
+        return None if isinstance(value, bool) else "true or false"
+    if isinstance(value, bool):
+        ok = False
+    elif hint is int:
+        ok = isinstance(value, int)
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and (not finite or math.isfinite(value))
+    else:  # pragma: no cover - every field has one of the hints above
+        raise TypeError(f"unsupported type hint {hint}")
+    if ok:
+        return None
+    return {int: "an integer", float: "a finite number" if finite else "a number"}[hint]

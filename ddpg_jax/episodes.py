@@ -8,13 +8,19 @@ from typing import Any
 
 import numpy as np
 
-from ddpg_jax import video
+
+def make_gym_env(gym_id: str, max_episode_steps: int, render: bool = False) -> Any:
+    """`gymnasium.make(gym_id)` with the time limit, rendering to arrays if `render`."""
+    import gymnasium
+
+    kwargs = {"render_mode": "rgb_array"} if render else {}
+    return gymnasium.make(gym_id, max_episode_steps=max_episode_steps, **kwargs)
 
 
 def run_gym_episodes(pi: Any, episode_seeds: list[int], max_episode_steps: int) -> dict:
     """Returns, lengths and the reset qpos/qvel of each episode; for tasks whose `info` has
     `x_position` (the locomotion ones) also the forward distance, end x minus reset x."""
-    env = video.make_gym_env(pi.gym_id, max_episode_steps)
+    env = make_gym_env(pi.gym_id, max_episode_steps)
     out: dict[str, list] = {"returns": [], "lengths": [], "qpos": [], "qvel": [], "distances": []}
     try:
         for seed in episode_seeds:
@@ -46,38 +52,25 @@ def _mjx_rollout(env_name: str, cfg: Any) -> Any:
     noise-free MJX episodes from the given initial states, vmapped over episodes. A
     `lax.while_loop`, so it stops once every episode has terminated or hit `max_steps`."""
     import jax
-    import jax.numpy as jnp
 
     import envs
-    from ddpg_jax.agent import policy_action
+    from ddpg_jax import rollout
 
     # MJX on purpose, also on a CPU: the point is its gap to Gymnasium's C MuJoCo.
     env = envs.make(env_name, backend="mjx")
 
-    def episode(params, qpos, qvel, max_steps):
-        state = env.set_state(env.blank_state(), qpos, qvel)  # Gymnasium's reset, then set
+    def episodes(params, qpos, qvel, max_steps):
+        # Gymnasium's reset, then its state set to the given one
+        state = jax.vmap(lambda q, v: env.set_state(env.blank_state(), q, v))(qpos, qvel)
+        return rollout.greedy_episodes(cfg, jax.vmap(env.step), params, state, max_steps)
 
-        def running(carry):
-            _, done, _, length = carry
-            return (done == 0) & (length < max_steps)
-
-        def step(carry):
-            state, _, total, length = carry
-            state = env.step(state, policy_action(cfg, params, state.obs))
-            return state, state.done, total + state.reward, length + 1
-
-        zero = jnp.zeros((), state.reward.dtype)
-        init = (state, zero, zero, jnp.zeros((), jnp.int32))
-        _, _, total, length = jax.lax.while_loop(running, step, init)
-        return total, length
-
-    return jax.jit(jax.vmap(episode, in_axes=(None, 0, 0, None)))
+    return jax.jit(episodes)
 
 
 def run_mjx_episodes(
     pi: Any, qpos: np.ndarray, qvel: np.ndarray, max_episode_steps: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Returns and lengths of the same policy in MJX from the given initial states."""
-    rollout = _mjx_rollout(pi.env, pi.config)
-    returns, lengths = rollout(pi.params, qpos, qvel, np.int32(max_episode_steps))
+    episodes = _mjx_rollout(pi.env, pi.config)
+    returns, lengths = episodes(pi.params, qpos, qvel, np.int32(max_episode_steps))
     return np.asarray(returns, np.float64), np.asarray(lengths).astype(np.int64)

@@ -37,7 +37,7 @@ from ddpg_jax.cli import say as _print
 from ddpg_jax.episodes import run_gym_episodes, run_mjx_episodes
 
 DEFAULT_EPISODE_LENGTH = 1000
-"""Time limit for runs whose config.yaml predates `run.episode_length` (Gymnasium's own)."""
+"""Time limit of a run dir that records no `run.episode_length`: Gymnasium's own."""
 ABSOLUTE_GAP_BELOW = 100.0
 """Below this |Gymnasium mean return| the MJX gap is shown in return units, not percent."""
 
@@ -124,12 +124,8 @@ def run_dirs_of(path: str) -> list[pathlib.Path]:
     """`[path]` for a run dir; a sweep folder's run dirs (its subfolders with a config.yaml)."""
     from ddpg_jax import run_dir
 
-    root = pathlib.Path(path)
-    if root.is_dir() and not (root / run_dir.CONFIG_FILE).exists():
-        variants = sorted(p.parent for p in root.glob(f"*/{run_dir.CONFIG_FILE}"))
-        if variants:
-            return variants
-    return [root]  # a run dir, or not one: loading says what is wrong with it
+    # Not a run dir, nor a folder of them: loading it says what is wrong with it.
+    return run_dir.run_dirs_under(path) or [pathlib.Path(path)]
 
 
 def _main(argv: list[str] | None) -> int:

@@ -5,13 +5,18 @@ seed each):
 - warm-up (`cfg.warmup_steps`, at least one batch): uniform random actions fill the replay
   buffer; nothing else is computed;
 - learning: act with the actor and exploration noise, step all envs, add the transitions,
-  then `updates_per_step` updates. With `policy_delay > 1` the actor and target half of an
-  update runs under a `lax.cond` on the loop's own update count, which is the same for every
-  seed (not vmapped), so the skipped half is skipped, not computed and thrown away.
+  then `updates_per_step` calls of `agent.update`. With `policy_delay > 1` the actor and
+  target half of an update runs under a `lax.cond` on the loop's own update count, which is
+  the same for every seed (not vmapped), so the skipped half is skipped, not computed and
+  thrown away.
 Seeds are a leading axis on every leaf of the carry, vmapped (or, for one seed, indexed away:
 `per_seed`); each phase's chunk is one jitted call with the carry donated. The host loop
-between chunks (`train.py`) logs, evaluates and checkpoints. Noise-free evaluation is built
-apart, by `make_evaluate`.
+between chunks (`ddpg_jax.host_loop`) logs, evaluates and checkpoints. Noise-free evaluation is
+built apart, by `rollout.make_evaluate`.
+
+`make_train` reads as its builders, each a plain function of a `Setup` that can be read and
+traced on its own: `init`, then per iteration `observe`, `step_and_store` and `learn`
+(`warmup_iteration`, `learn_iteration`), and `chunk`, which scans either iteration.
 
 Hyperparameter sweeps (`sweep.py`) use the same functions: `init(key, hp)` stores traced
 hyperparameters (`ddpg_jax.hyperparams.Hyperparams`) in the train state, and every later step
@@ -21,6 +26,7 @@ reads them from there, so variants stack on the vmapped axis together with seeds
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -29,13 +35,14 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from ddpg_jax import agent, noise, nstep, replay
+import envs
+from ddpg_jax import agent, noise, nstep, replay, rollout
 from ddpg_jax import hyperparams as hps
 from ddpg_jax import normalizer as norm
 from ddpg_jax.config import Config
 from ddpg_jax.hyperparams import Hyperparams
 from ddpg_jax.schedule import warmup_iterations
-from ddpg_jax.tracing import TRACE_COUNTS, count_traces  # noqa: F401 - tests read it here
+from ddpg_jax.tracing import count_traces
 
 Metrics = dict[str, Any]
 
@@ -66,7 +73,7 @@ class Trainer:
       learn_seeds: `(carry, first, start, stop) -> (carry, sums)`, the learning iterations in
         `[start, stop)` of the chunk starting at `first`. The bounds are int32 scalars, the
         same for every seed.
-      evaluate_seeds: `(train_state, keys) -> returns` of `make_evaluate`.
+      evaluate_seeds: `(train_state, keys) -> returns` of `rollout.make_evaluate`.
       warmup_iterations: length of the warm-up phase in vectorised steps.
     """
 
@@ -87,21 +94,8 @@ class Trainer:
         warmup_end: int | None = None,
     ) -> tuple[TrainCarry, Metrics]:
         """Iterations `[first_iteration, first_iteration + length)` of every seed, each phase
-        by its own program; returns the carry and the chunk's summary (`summarise`), waiting
-        for both. `dispatch_chunk` is the same without waiting."""
-        carry, parts = self.dispatch_chunk(carry, first_iteration, length, warmup_end)
-        return carry, summarise(parts)
-
-    def dispatch_chunk(
-        self,
-        carry: TrainCarry,
-        first_iteration: int | None = None,
-        length: int | None = None,
-        warmup_end: int | None = None,
-    ) -> tuple[TrainCarry, list[Metrics]]:
-        """Starts the chunk: the carry and the per-phase sums to pass to `summarise` once
-        computed. JAX dispatches asynchronously, except on the CPU for a program with host
-        callbacks (the C MuJoCo backend), which computes before this returns.
+        by its own program; returns the carry and the chunk's per-seed metrics (`summarise`,
+        on the host), waiting for both.
 
         `first_iteration` defaults to the carry's own counter (read from the device);
         `length` to `chunk_iterations`; `warmup_end`, the iteration where learning starts, to
@@ -123,7 +117,7 @@ class Trainer:
             start = max(first_iteration, warmup_end)
             carry, sums = self.learn_seeds(carry, first, jnp.int32(start), jnp.int32(end))
             parts.append(sums)
-        return carry, parts
+        return carry, summarise(parts)
 
 
 def phases(first_iteration: int, length: int, warmup_end: int) -> set[str]:
@@ -148,6 +142,19 @@ def per_seed(fn: Callable, carry: Any) -> Any:
     return jax.vmap(fn)(carry)
 
 
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """What every builder reads: the static config, the batched training env, its sizes and
+    action bounds."""
+
+    cfg: Config
+    env: Any  # envs.wrap_for_training(...): batched reset(keys) and step(state, actions)
+    obs_size: int
+    action_size: int
+    low: jax.Array  # [action_size] float32
+    high: jax.Array  # [action_size] float32
+
+
 def make_train(
     cfg: Config,
     env: Any,
@@ -160,205 +167,188 @@ def make_train(
     Args:
       cfg: hyperparameters (static).
       env: one unbatched env; it is wrapped here for training (auto-reset, time limit) and
-        by `make_evaluate` for evaluation (time limit, no auto-reset).
+        by `rollout.make_evaluate` for evaluation.
       chunk_iterations: vectorised env steps per chunk of the host loop.
       episode_length: time limit, as Gymnasium's `max_episode_steps`.
       eval_envs: noise-free evaluation episodes per seed, run in parallel.
     """
-    import envs  # the loop is the one place that composes core and envs
-
-    train_env = envs.wrap_for_training(env, episode_length=episode_length)
-    obs_size, action_size = env.observation_size, env.action_size
-    low = jnp.asarray(env.action_low, jnp.float32)
-    high = jnp.asarray(env.action_high, jnp.float32)
-
-    n_step = cfg.n_step > 1
-
-    def init(key: jax.Array, hp: Hyperparams | None = None) -> TrainCarry:
-        agent_key, env_key, key = jax.random.split(key, 3)
-        noise_key = None
-        if cfg.per_env_noise:  # split only then, so the default random streams stay as they were
-            key, noise_key = jax.random.split(key)
-        train_state = agent.init(cfg, obs_size, action_size, agent_key, low, high, hp)
-        env_state = train_env.reset(jax.random.split(env_key, cfg.num_envs))
-        return TrainCarry(
-            train_state=train_state,
-            buffer=replay.init(cfg.buffer_size, obs_size, action_size, with_discount=n_step),
-            env_state=env_state,
-            noise=noise.init(cfg, cfg.num_envs, action_size, hp, key=noise_key),
-            key=key,
-            iteration=jnp.zeros((), jnp.int32),
-            window=nstep.init(cfg.num_envs, obs_size, action_size, cfg.n_step) if n_step else None,
-        )
-
-    def observe(carry: TrainCarry) -> TrainCarry:
-        """The observation normaliser sees every observation the agent acts on."""
-        train_state = carry.train_state
-        normalize_obs = hps.value(cfg, train_state.hp, "normalize_obs")
-        if normalize_obs is False:
-            return carry
-        obs = carry.env_state.obs.astype(jnp.float32)
-        normalizer = hps.where(
-            normalize_obs,
-            lambda: norm.update(train_state.normalizer, obs),
-            lambda: train_state.normalizer,
-        )
-        return carry.replace(train_state=train_state.replace(normalizer=normalizer))
-
-    def env_step(carry: TrainCarry, action: jax.Array, key: jax.Array) -> tuple[TrainCarry, Any]:
-        """Step every env with `action`, store the transitions; returns the new env state.
-
-        With n-step returns the step enters a window of the last n steps per env, and the
-        step leaving it (once the window is full) is stored with its return and discount."""
-        env_state = train_env.step(carry.env_state, action)
-        transition = replay.Transition(
-            obs=carry.env_state.obs,
-            action=action,
-            reward=env_state.reward,
-            next_obs=env_state.info["final_obs"],  # the true last obs, also at a time limit
-            terminated=env_state.done,  # time limits are not terminations
-        )
-        window = carry.window
-        if n_step:
-            gamma = hps.value(cfg, carry.train_state.hp, "gamma")
-            over = env_state.info["episode_done"] > 0
-            window, transition, valid = nstep.push(window, transition, over, gamma)
-            buffer = replay.add(carry.buffer, transition, valid)
-        else:
-            buffer = replay.add(carry.buffer, transition)
-        carry = carry.replace(
-            buffer=buffer,
-            env_state=env_state,
-            key=key,
-            iteration=carry.iteration + 1,
-            window=window,
-        )
-        return carry, env_state
-
-    def warmup_iteration(carry: TrainCarry, _) -> tuple[TrainCarry, Metrics]:
-        key, act_key, _ = jax.random.split(carry.key, 3)
-        carry = observe(carry)
-        _, random_key = jax.random.split(act_key)
-        shape = (cfg.num_envs, action_size)
-        action = jax.random.uniform(random_key, shape, minval=low, maxval=high)
-        carry, env_state = env_step(carry, action, key)
-        return carry, _episode_sums(env_state.info)
-
-    def learn_iteration(carry: TrainCarry, iteration: jax.Array) -> tuple[TrainCarry, Metrics]:
-        key, act_key, learn_key = jax.random.split(carry.key, 3)
-        carry = observe(carry)
-        noise_key, redraw_key = jax.random.split(act_key)
-        ts = carry.train_state
-        greedy = agent.act(cfg, ts, carry.env_state.obs.astype(jnp.float32))
-        noise_state, eps = noise.sample(cfg, carry.noise, noise_key, ts.hp)
-        action = jnp.clip(greedy + eps * ts.action_scale, low, high)
-        carry, env_state = env_step(carry, action, key)
-        episode_over = env_state.info["episode_done"] > 0
-        noise_state = noise.end_step(cfg, noise_state, episode_over, ts.hp)
-        noise_state = noise.redraw(cfg, noise_state, episode_over, redraw_key)
-        first_update = iteration * cfg.updates_per_step  # the same for every seed
-        ts, update_sums = learn(ts, carry.buffer, learn_key, first_update)
-        carry = carry.replace(train_state=ts, noise=noise_state)
-        return carry, {**_episode_sums(env_state.info), **update_sums}
-
-    def learn(ts: agent.TrainState, buffer: replay.ReplayState, key: jax.Array, first: jax.Array):
-        """`updates_per_step` updates on fresh batches; sums of their metrics."""
-
-        def one_update(ts, xs):
-            k, index = xs
-            batch = replay.sample(buffer, k, cfg.batch_size)
-            ts, metrics = agent.critic_step(cfg, ts, batch)
-            if cfg.policy_delay == 1:
-                ts, actor_loss = agent.actor_and_targets(cfg, ts, batch)
-                actor_updates = jnp.ones((), jnp.float32)
-            else:
-                ts, actor_loss, actor_updates = jax.lax.cond(
-                    index % cfg.policy_delay == 0,
-                    lambda t: (*agent.actor_and_targets(cfg, t, batch), jnp.float32(1)),
-                    lambda t: (t, jnp.float32(0), jnp.float32(0)),
-                    ts,
-                )
-            return ts, {**metrics, "actor_loss": actor_loss, "actor_updates": actor_updates}
-
-        keys = jax.random.split(key, cfg.updates_per_step)
-        indices = first + jnp.arange(cfg.updates_per_step, dtype=jnp.int32)
-        ts, per_update = jax.lax.scan(one_update, ts, (keys, indices))
-        sums = {name: jnp.sum(per_update[name]) for name in _CRITIC_METRICS}
-        sums["actor_loss"] = jnp.sum(per_update["actor_loss"])
-        sums["actor_updates"] = jnp.sum(per_update["actor_updates"])
-        sums["updates"] = jnp.float32(cfg.updates_per_step)
-        return ts, sums
-
-    def chunk(iteration_fn: Callable, carry: TrainCarry, first, start, stop):
-        """`chunk_iterations` iterations from `first`; those outside `[start, stop)` do
-        nothing. The bounds are the same for every seed (not vmapped), so the skip is a real
-        branch: one compiled chunk serves a phase that starts or ends inside a chunk and the
-        shorter last chunk of a run."""
-
-        sums_shape = jax.eval_shape(iteration_fn, carry, first)[1]
-
-        def skip(carry, _):
-            return carry, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), sums_shape)
-
-        def step(carry, iteration):
-            active = (iteration >= start) & (iteration < stop)
-            return jax.lax.cond(active, iteration_fn, skip, carry, iteration)
-
-        iterations = first + jnp.arange(chunk_iterations, dtype=jnp.int32)
-        carry, per_step = jax.lax.scan(step, carry, iterations)
-        sums = _sum_steps(per_step)
-        sums["noise_scale"] = jnp.mean(carry.noise.scale)
-        return carry, sums
+    setup = Setup(
+        cfg=cfg,
+        env=envs.wrap_for_training(env, episode_length=episode_length),
+        obs_size=env.observation_size,
+        action_size=env.action_size,
+        low=jnp.asarray(env.action_low, jnp.float32),
+        high=jnp.asarray(env.action_high, jnp.float32),
+    )
+    seed_init = functools.partial(init, setup)
+    warmup_chunk = functools.partial(chunk, setup, warmup_iteration, chunk_iterations)
+    learn_chunk = functools.partial(chunk, setup, learn_iteration, chunk_iterations)
 
     def warmup_seeds(carry: TrainCarry, first, stop):
-        return per_seed(lambda c: chunk(warmup_iteration, c, first, first, stop), carry)
+        return per_seed(lambda c: warmup_chunk(c, first, first, stop), carry)
 
     def learn_seeds(carry: TrainCarry, first, start, stop):
-        return per_seed(lambda c: chunk(learn_iteration, c, first, start, stop), carry)
+        return per_seed(lambda c: learn_chunk(c, first, start, stop), carry)
 
     return Trainer(
         cfg=cfg,
         chunk_iterations=chunk_iterations,
         warmup_iterations=warmup_iterations(cfg),
-        init=init,
-        init_seeds=jax.jit(jax.vmap(init)),
+        init=seed_init,
+        init_seeds=jax.jit(jax.vmap(seed_init)),
         warmup_seeds=jax.jit(count_traces("warmup_chunk", warmup_seeds), donate_argnums=0),
         learn_seeds=jax.jit(count_traces("train_chunk", learn_seeds), donate_argnums=0),
-        evaluate_seeds=make_evaluate(cfg, env, episode_length, eval_envs),
+        evaluate_seeds=rollout.make_evaluate(cfg, env, episode_length, eval_envs),
     )
 
 
-def make_evaluate(
-    cfg: Config, env: Any, episode_length: int, eval_envs: int
-) -> Callable[[agent.TrainState, jax.Array], Metrics]:
-    """jit(vmap) of `policy_returns(train_state, key)`: noise-free returns and lengths
-    `[eval_envs]` of fresh episodes of every seed, each capped at the time limit."""
-    import envs
+def init(setup: Setup, key: jax.Array, hp: Hyperparams | None = None) -> TrainCarry:
+    """One seed's fresh carry: networks, empty buffer, reset envs, noise; `hp` traces
+    hyperparameters (a sweep's variant), None traces none."""
+    cfg, obs_size, action_size = setup.cfg, setup.obs_size, setup.action_size
+    n_step = cfg.n_step > 1
+    agent_key, env_key, key = jax.random.split(key, 3)
+    noise_key = None
+    if cfg.per_env_noise:  # split only then, so the default random streams stay as they were
+        key, noise_key = jax.random.split(key)
+    train_state = agent.init(cfg, obs_size, action_size, agent_key, setup.low, setup.high, hp)
+    return TrainCarry(
+        train_state=train_state,
+        buffer=replay.init(cfg.buffer_size, obs_size, action_size, with_discount=n_step),
+        env_state=setup.env.reset(jax.random.split(env_key, cfg.num_envs)),
+        noise=noise.init(cfg, cfg.num_envs, action_size, hp, key=noise_key),
+        key=key,
+        iteration=jnp.zeros((), jnp.int32),
+        window=nstep.init(cfg.num_envs, obs_size, action_size, cfg.n_step) if n_step else None,
+    )
 
-    eval_env = envs.VmapWrapper(envs.EpisodeWrapper(env, episode_length=episode_length))
 
-    def policy_returns(train_state: agent.TrainState, key: jax.Array) -> Metrics:
-        state = eval_env.reset(jax.random.split(key, eval_envs))
+def observe(setup: Setup, carry: TrainCarry) -> TrainCarry:
+    """The observation normaliser sees every observation the agent acts on."""
+    train_state = carry.train_state
+    normalize_obs = hps.value(setup.cfg, train_state.hp, "normalize_obs")
+    if normalize_obs is False:
+        return carry
+    obs = carry.env_state.obs.astype(jnp.float32)
+    normalizer = hps.where(
+        normalize_obs,
+        lambda: norm.update(train_state.normalizer, obs),
+        lambda: train_state.normalizer,
+    )
+    return carry.replace(train_state=train_state.replace(normalizer=normalizer))
 
-        def step(carry):
-            state, alive, total, length, t = carry
-            action = agent.act(cfg, train_state, state.obs.astype(jnp.float32))
-            state = eval_env.step(state, action)
-            total = total + alive * state.reward
-            length = length + alive
-            ended = (state.done > 0) | (state.info["truncation"] > 0)
-            return state, alive * (1.0 - ended), total, length, t + 1
 
-        def running(carry):  # stop once every episode has ended, not at the time limit
-            _, alive, _, _, t = carry
-            return jnp.any(alive > 0) & (t < episode_length)
+def step_and_store(
+    setup: Setup, carry: TrainCarry, action: jax.Array, key: jax.Array
+) -> tuple[TrainCarry, Any]:
+    """Steps every env with `action`, adds the transitions to the replay buffer and moves the
+    carry on by one iteration (its key becomes `key`); returns the carry and the env state.
 
-        zeros = jnp.zeros((eval_envs,), jnp.float32)
-        init_carry = (state, jnp.ones((eval_envs,), jnp.float32), zeros, zeros, 0)
-        _, _, returns, lengths, _ = jax.lax.while_loop(running, step, init_carry)
-        return {"eval_returns": returns, "eval_lengths": lengths}
+    With n-step returns the step enters a window of the last n steps per env, and the step
+    leaving it (once the window is full) is stored with its return and discount."""
+    env_state = setup.env.step(carry.env_state, action)
+    transition = replay.Transition(
+        obs=carry.env_state.obs,
+        action=action,
+        reward=env_state.reward,
+        next_obs=env_state.info["final_obs"],  # the true last obs, also at a time limit
+        terminated=env_state.done,  # time limits are not terminations
+    )
+    window = carry.window
+    if setup.cfg.n_step > 1:
+        gamma = hps.value(setup.cfg, carry.train_state.hp, "gamma")
+        over = env_state.info["episode_done"] > 0
+        window, transition, valid = nstep.push(window, transition, over, gamma)
+        buffer = replay.add(carry.buffer, transition, valid)
+    else:
+        buffer = replay.add(carry.buffer, transition)
+    carry = carry.replace(
+        buffer=buffer, env_state=env_state, key=key, iteration=carry.iteration + 1, window=window
+    )
+    return carry, env_state
 
-    return jax.jit(jax.vmap(policy_returns))
+
+def warmup_iteration(setup: Setup, carry: TrainCarry, _) -> tuple[TrainCarry, Metrics]:
+    """One warm-up iteration: uniform random actions, stored; nothing learns."""
+    key, act_key, _ = jax.random.split(carry.key, 3)
+    carry = observe(setup, carry)
+    # Drawn from a split of `act_key`, not from `act_key` itself: the random actions, and so
+    # the runs on record, stay reproducible with this code.
+    _, random_key = jax.random.split(act_key)
+    shape = (setup.cfg.num_envs, setup.action_size)
+    action = jax.random.uniform(random_key, shape, minval=setup.low, maxval=setup.high)
+    carry, env_state = step_and_store(setup, carry, action, key)
+    return carry, _episode_sums(env_state.info)
+
+
+def learn_iteration(
+    setup: Setup, carry: TrainCarry, iteration: jax.Array
+) -> tuple[TrainCarry, Metrics]:
+    """One learning iteration: act with exploration noise, step and store, then
+    `updates_per_step` updates."""
+    cfg = setup.cfg
+    key, act_key, learn_key = jax.random.split(carry.key, 3)
+    carry = observe(setup, carry)
+    noise_key, redraw_key = jax.random.split(act_key)
+    ts = carry.train_state
+    greedy = agent.act(cfg, ts, carry.env_state.obs.astype(jnp.float32))
+    noise_state, eps = noise.sample(cfg, carry.noise, noise_key, ts.hp)
+    action = jnp.clip(greedy + eps * ts.action_scale, setup.low, setup.high)
+    carry, env_state = step_and_store(setup, carry, action, key)
+    episode_over = env_state.info["episode_done"] > 0
+    noise_state = noise.end_step(cfg, noise_state, episode_over, ts.hp)
+    noise_state = noise.redraw(cfg, noise_state, episode_over, redraw_key)
+    first_update = iteration * cfg.updates_per_step  # the same for every seed
+    ts, update_sums = learn(cfg, ts, carry.buffer, learn_key, first_update)
+    carry = carry.replace(train_state=ts, noise=noise_state)
+    return carry, {**_episode_sums(env_state.info), **update_sums}
+
+
+def learn(
+    cfg: Config, ts: agent.TrainState, buffer: replay.ReplayState, key: jax.Array, first: Any
+) -> tuple[agent.TrainState, Metrics]:
+    """`updates_per_step` calls of `agent.update` on fresh batches, numbered from `first`;
+    sums of their metrics."""
+
+    def one_update(ts, xs):
+        k, index = xs
+        return agent.update(cfg, ts, replay.sample(buffer, k, cfg.batch_size), index)
+
+    keys = jax.random.split(key, cfg.updates_per_step)
+    indices = first + jnp.arange(cfg.updates_per_step, dtype=jnp.int32)
+    ts, per_update = jax.lax.scan(one_update, ts, (keys, indices))
+    sums = {name: jnp.sum(per_update[name]) for name in _CRITIC_METRICS}
+    actor_loss, actor_updates = per_update["actor_loss"], per_update["actor_updates"]
+    if cfg.policy_delay > 1:  # a skipped actor half reports NaN: the mean is over those done
+        actor_loss = jnp.where(actor_updates > 0, actor_loss, 0.0)
+    sums["actor_loss"] = jnp.sum(actor_loss)
+    sums["actor_updates"] = jnp.sum(actor_updates)
+    sums["updates"] = jnp.float32(cfg.updates_per_step)
+    return ts, sums
+
+
+def chunk(
+    setup: Setup, iteration_fn: Callable, length: int, carry: TrainCarry, first, start, stop
+) -> tuple[TrainCarry, Metrics]:
+    """`length` iterations of `iteration_fn` from `first`; those outside `[start, stop)` do
+    nothing. The bounds are the same for every seed (not vmapped), so the skip is a real
+    branch: one compiled chunk serves a phase that starts or ends inside a chunk and the
+    shorter last chunk of a run."""
+    iterate = functools.partial(iteration_fn, setup)
+    sums_shape = jax.eval_shape(iterate, carry, first)[1]
+
+    def skip(carry, _):
+        return carry, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), sums_shape)
+
+    def step(carry, iteration):
+        active = (iteration >= start) & (iteration < stop)
+        return jax.lax.cond(active, iterate, skip, carry, iteration)
+
+    iterations = first + jnp.arange(length, dtype=jnp.int32)
+    carry, per_step = jax.lax.scan(step, carry, iterations)
+    sums = _sum_steps(per_step)
+    sums["noise_scale"] = jnp.mean(carry.noise.scale)
+    return carry, sums
 
 
 _CRITIC_METRICS = ("critic_loss", "q_mean", "target_q_mean")
@@ -410,8 +400,8 @@ def checkpoint_item(carry: TrainCarry) -> TrainCarry:
     """The carry as checkpointed: its train state as a mapping of every field but `hp`.
 
     Traced hyperparameters are not saved (the run's config.yaml holds their values), so a
-    sweep variant's checkpoint is that of a plain run of its config, and checkpoints written
-    before `TrainState.hp` existed restore unchanged. `from_checkpoint_item` inverts it.
+    sweep variant's checkpoint is that of a plain run of its config, and resumes as one.
+    `from_checkpoint_item` inverts it.
     """
     ts = carry.train_state
     fields = {f.name: getattr(ts, f.name) for f in dataclasses.fields(ts) if f.name != "hp"}

@@ -5,37 +5,37 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import jax
+import numpy as np
+
+from ddpg_jax import agent, replay
 from ddpg_jax.cli import UsageError
 from ddpg_jax.config import Config
 
 
 def estimate_bytes(cfg: Config, env: Any, eval_episodes: int) -> dict[str, int]:
     """Buffers, env states and networks of all seeds (`cfg.num_seeds`), by part."""
-    import jax
-    import numpy as np
-
     obs, act = env.observation_size, env.action_size
-    buffer = cfg.buffer_size * (2 * obs + act + 2 + (1 if cfg.n_step > 1 else 0)) * 4
-    state = jax.eval_shape(env.reset, jax.random.key(0))
-    env_bytes = sum(int(np.prod(x.shape)) * x.dtype.itemsize for x in jax.tree.leaves(state))
+    buffer = _bytes(jax.eval_shape(lambda: replay.init(cfg.buffer_size, obs, act, cfg.n_step > 1)))
+    env_bytes = _bytes(jax.eval_shape(env.reset, jax.random.key(0)))
     # The training scan holds a few copies of the env state (before/after step, auto-reset).
     envs_total = env_bytes * (cfg.num_envs * 4 + eval_episodes * 2)
-    ha, hc = cfg.actor_width, cfg.critic_width
-    actor = obs * ha + (cfg.actor_layers - 1) * ha * ha + ha * act
-    outputs = cfg.num_atoms if cfg.distributional else 1
-    critic = (obs + act) * hc + (cfg.critic_layers - 1) * hc * hc + hc * outputs
-    critic *= 2 if cfg.twin_critics else 1
+    ts = jax.eval_shape(lambda k: agent.init(cfg, obs, act, k), jax.random.key(0))
+    params = _bytes((ts.actor_params, ts.critic_params))
     # params, targets, two Adam moments, gradients; activations of a batch.
-    width = max(ha, hc)
+    width = max(cfg.actor_width, cfg.critic_width)
+    outputs = cfg.num_atoms if cfg.distributional else 1
     batch = cfg.batch_size * (4 * width + obs + act + outputs) * 4 * 3
-    networks = (actor + critic) * 5 * 4 + batch
+    networks = params * 5 + batch
     per_seed = {"replay buffer": buffer, "envs": envs_total, "networks": networks}
     return {k: v * cfg.num_seeds for k, v in per_seed.items()}
 
 
-def device_bytes() -> int | None:
-    import jax
+def _bytes(tree: Any) -> int:
+    return sum(int(np.prod(x.shape)) * x.dtype.itemsize for x in jax.tree.leaves(tree))
 
+
+def device_bytes() -> int | None:
     device = jax.devices()[0]
     try:
         stats = device.memory_stats()

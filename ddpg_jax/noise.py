@@ -67,12 +67,8 @@ def redraw(cfg: Config, state: NoiseState, episode_over: jax.Array, key: jax.Arr
     return state.replace(scale=jnp.where(episode_over.astype(bool), fresh, state.scale))
 
 
-def ou_step(cfg: Config, x: jax.Array, key: jax.Array, hp: Hyperparams | None = None) -> jax.Array:
-    """Discrete OU: x + theta * (0 - x) * dt + sigma * sqrt(dt) * N(0, 1)."""
-    return _ou_step(cfg, hp, x, jax.random.normal(key, x.shape, x.dtype))
-
-
 def _ou_step(cfg: Config, hp: Hyperparams | None, x: jax.Array, eps: jax.Array) -> jax.Array:
+    """Discrete OU: x + theta * (0 - x) * dt + sigma * sqrt(dt) * eps, eps ~ N(0, 1)."""
     theta, sigma = hps.value(cfg, hp, "ou_theta"), hps.value(cfg, hp, "ou_sigma")
     return x - theta * x * cfg.ou_dt + sigma * jnp.sqrt(cfg.ou_dt) * eps
 

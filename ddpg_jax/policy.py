@@ -6,7 +6,7 @@
 
 Only the policy item of a checkpoint is read (actor params, observation normalizer, action
 scale and bias); the network's shape and whether observations are normalised come from the
-run's `config.yaml` (its `Config`). Actions are computed by `agent.policy_action`, the one
+run's `config.yaml` (its `Config`). Actions are computed by `agent.act`, the one
 actor forward pass that training uses too. Every failure is a `PolicyError`, `RunDirError` or
 `CheckpointError` with a one-line message; a non-finite observation is a `ValueError`.
 """
@@ -23,7 +23,8 @@ import numpy as np
 
 from ddpg_jax import agent
 from ddpg_jax import run_dir as run_dir_lib
-from ddpg_jax.checkpoint import CheckpointStore, Policy
+from ddpg_jax.agent import Policy
+from ddpg_jax.checkpoint import CheckpointStore
 from ddpg_jax.config import Config
 
 _MAX_LISTED = 5  # non-finite entries named in the error; the count says how many in all
@@ -31,10 +32,6 @@ _MAX_LISTED = 5  # non-finite entries named in the error; the count says how man
 
 class PolicyError(Exception):
     """The checkpoint does not fit its run (unknown env, seed index, network shapes)."""
-
-
-# Config is static (it fixes the network's shape); one compile per config and obs shape.
-_jit_action = jax.jit(agent.policy_action, static_argnums=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +43,7 @@ class LoadedPolicy:
       step: env step (per seed) of the checkpoint.
       seed_index: which of the run's vmapped seeds this is.
       config: the run's `Config` (network shape, observation normalisation).
-      params: the seed's `checkpoint.Policy` (no leading seed axis).
+      params: the seed's `agent.Policy` (no leading seed axis).
     """
 
     env: str
@@ -76,7 +73,7 @@ class LoadedPolicy:
                 f"got shape {obs.shape}"
             )
         _check_finite(obs)
-        return np.asarray(_jit_action(self.config, self.params, obs))
+        return np.asarray(agent.act(self.config, self.params, obs))
 
 
 def _check_finite(obs: np.ndarray) -> None:

@@ -103,11 +103,8 @@ def add(state: ReplayState, batch: Transition, valid: jax.Array | None = None) -
 def sample(state: ReplayState, key: jax.Array, batch_size: int) -> Transition:
     """`batch_size` transitions drawn uniformly, with replacement, from the filled rows.
 
-    With an empty buffer it returns row 0 (zeros); callers wait until `can_sample`.
+    With an empty buffer it returns row 0 (zeros); the training loop samples only after its
+    warm-up has filled at least one batch.
     """
     rows = jax.random.randint(key, (batch_size,), 0, jnp.maximum(state.size, 1))
     return jax.tree.map(lambda store: store[rows], state.data)
-
-
-def can_sample(state: ReplayState, batch_size: int) -> jax.Array:
-    return state.size >= batch_size

@@ -7,7 +7,7 @@ runs/<env>-<YYYYmmdd-HHMMSS>/
   tb/            # TensorBoard event files; see ddpg_jax.metrics_log
   checkpoints/   # orbax checkpoints; see ddpg_jax.checkpoint
   evaluations/   # one JSON per `ddpg_jax.evaluate` call; see ddpg_jax.report
-  .lock          # while a process trains in it: that process's PID, host and start; see `lock`
+  .lock          # while a process trains in it: its PID, host and start; see ddpg_jax.run_lock
 ```
 A directory is a run dir when it holds `config.yaml`. Every failure is a `RunDirError` whose
 one-line message says what is wrong and what to do; the CLIs turn it into exit status 2.
@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import errno
-import fcntl
 import json
+import math
 import os
 import pathlib
-import socket
 import tempfile
 from typing import Any
 
@@ -139,127 +137,15 @@ def open_existing(path: str | os.PathLike) -> RunDir:
     return RunDir(root)
 
 
-class RunLock:
-    """Exclusive use of a run dir by this process, from `lock()` until `release()`.
-
-    The lock is an `fcntl.flock` on `<run dir>/.lock`, which the kernel drops when the process
-    dies however it dies, so a lock can never outlive its holder. The file also holds the
-    holder's PID, host and start time, only so that messages can name it.
-    `note` is one line for the user when this lock took over one left by a killed process.
-    """
-
-    def __init__(self, path: pathlib.Path, fd: int, note: str | None):
-        self.path = path
-        self.note = note
-        self._fd: int | None = fd
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
-    def release(self) -> None:
-        """Give the run dir free; calling it again does nothing."""
-        if self._fd is None:
-            return
-        fd, self._fd = self._fd, None
-        try:
-            # Unlink while still holding the lock: a process that opened the old file meanwhile
-            # sees that the path no longer names it and starts over (see `lock`).
-            self.path.unlink(missing_ok=True)
-        finally:
-            os.close(fd)
-
-    def __enter__(self) -> RunLock:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-    # No __del__: a lock object dropped by mistake keeps its descriptor, so the run dir stays
-    # locked until the process exits rather than being freed under a running loop.
-
-
-def lock(directory: RunDir | str | os.PathLike) -> RunLock:
-    """Take the run dir for this process (for train and resume), or raise `RunDirError`
-    naming the live process that holds it. A lock left by a killed process is taken over;
-    the returned lock's `note` then says so."""
-    root = directory.root if isinstance(directory, RunDir) else pathlib.Path(directory)
+def run_dirs_under(path: str | os.PathLike) -> list[pathlib.Path]:
+    """The run dirs `path` names: `[path]` when it is one, else its subfolders that are (a
+    sweep's `--out`, or a folder of runs), sorted; `[]` when there are none."""
+    root = pathlib.Path(path)
+    if (root / CONFIG_FILE).is_file():
+        return [root]
     if not root.is_dir():
-        raise RunDirError(f"run directory {root} does not exist; pass a directory made by train")
-    path = root / LOCK_FILE
-    for _ in range(100):
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as e:
-            raise RunDirError(f"cannot lock run directory {root}: {e.strerror or e}") from e
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            holder = _read_holder(fd)
-            os.close(fd)
-            if e.errno not in (errno.EWOULDBLOCK, errno.EACCES):
-                raise RunDirError(f"cannot lock run directory {root}: {e.strerror or e}") from e
-            raise RunDirError(
-                f"run dir {root} is in use by {_describe(holder)}; wait for it or stop it"
-            ) from None
-        if _names(path, fd):
-            break
-        os.close(fd)  # its holder released (and unlinked) it meanwhile: lock the new file
-    else:
-        raise RunDirError(f"cannot lock run directory {root}: {path} keeps being replaced")
-    previous = _read_holder(fd)
-    note = None
-    if previous is not None:
-        note = (
-            f"{root} was left locked by {_describe(previous)}, which is no longer "
-            "running; taking it over"
-        )
-    mine = {
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "started": datetime.datetime.now().isoformat(timespec="seconds"),
-    }
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(mine) + "\n").encode(), 0)
-    except OSError as e:
-        os.close(fd)
-        raise RunDirError(f"cannot write {path}: {e.strerror or e}") from e
-    return RunLock(path, fd, note)
-
-
-def _names(path: pathlib.Path, fd: int) -> bool:
-    """Whether `path` is still the file open as `fd`."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return False
-    own = os.fstat(fd)
-    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
-
-
-def _read_holder(fd: int) -> dict[str, Any] | None:
-    """The holder record of a lock file: a dict, {} if unreadable, None if the file is empty."""
-    try:
-        text = os.pread(fd, 4096, 0).decode(errors="replace").strip()
-    except OSError:
-        return {}
-    if not text:
-        return None
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
-def _describe(holder: dict[str, Any] | None) -> str:
-    if not holder or "pid" not in holder:
-        return "another process"
-    host = holder.get("host")
-    where = f" on {host}" if host and host != socket.gethostname() else ""
-    started = f" (started {holder['started']})" if holder.get("started") else ""
-    return f"process {holder['pid']}{where}{started}"
+        return []
+    return sorted(p.parent for p in root.glob(f"*/{CONFIG_FILE}"))
 
 
 def save_config(run_dir: RunDir, cfg: Config, extra: dict[str, Any] | None = None) -> None:
@@ -270,7 +156,7 @@ def save_config(run_dir: RunDir, cfg: Config, extra: dict[str, Any] | None = Non
     reserved = {_CONFIG_KEY, _VERSION_KEY} & set(extra)
     if reserved:
         raise ValueError(f"extra keys {sorted(reserved)} are reserved by the run dir format")
-    doc = {_VERSION_KEY: FORMAT_VERSION, **_plain(extra), _CONFIG_KEY: cfg.to_dict()}
+    doc = {_VERSION_KEY: FORMAT_VERSION, **plain(extra), _CONFIG_KEY: cfg.to_dict()}
     text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
     atomic_write(run_dir.config_path, text)
 
@@ -320,7 +206,7 @@ def save_evaluation(run_dir: RunDir, doc: dict[str, Any]) -> pathlib.Path:
     try:
         run_dir.evaluations_dir.mkdir(exist_ok=True)
         path = run_dir.evaluations_dir / name
-        atomic_write(path, json.dumps(_plain(doc), indent=1) + "\n")
+        atomic_write(path, json.dumps(plain(doc), indent=1) + "\n")
     except OSError as e:
         raise RunDirError(f"cannot save the evaluation in {run_dir.evaluations_dir}: {e}") from e
     return path
@@ -356,16 +242,19 @@ def atomic_write(path: pathlib.Path, text: str) -> None:
         raise
 
 
-def _plain(value: Any) -> Any:
-    """Turn numpy scalars/arrays, paths and tuples into what `yaml.safe_dump` writes."""
+def plain(value: Any, non_finite_as_none: bool = False) -> Any:
+    """numpy scalars and arrays, paths and tuples as the plain Python that `yaml.safe_dump` and
+    `json.dumps` write; with `non_finite_as_none`, inf and NaN as None (strict JSON)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v, non_finite_as_none) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v, non_finite_as_none) for v in value]
     if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
+        return plain(value.tolist(), non_finite_as_none)
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if non_finite_as_none and isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     return value

@@ -22,7 +22,7 @@ import yaml
 
 from ddpg_jax import scaling
 from ddpg_jax.cli import Parser, UsageError, parse_bool
-from ddpg_jax.config import Config, ConfigError, field_docs
+from ddpg_jax.config import Config, ConfigError, field_docs, type_mismatch
 
 DEFAULT_ENV = "inverted_pendulum"
 NOT_SETTINGS = ("config", "out", "resume", "print_config")
@@ -98,13 +98,19 @@ def parse_float(text: str) -> float:
 _PARSERS = {int: parse_count, float: parse_float, bool: parse_bool}
 
 
+def parse_value(hint: type, text: str) -> Any:
+    """`text` as a value of type `hint` (int, float or bool); `argparse.ArgumentTypeError`
+    says why it is not one."""
+    return _PARSERS[hint](text)
+
+
 def coerce(name: str, value: Any, origin: str) -> Any:
     """A YAML value of setting `name` as its type. PyYAML reads `1e-3` and `1e6` as strings
     (YAML 1.1 wants a dot), so numbers written that way are accepted here."""
     hint = _HINTS.get(name)
-    if isinstance(value, str) and hint in _PARSERS and hint is not str:
+    if isinstance(value, str) and hint in _PARSERS:
         try:
-            return _PARSERS[hint](value)
+            return parse_value(hint, value)
         except argparse.ArgumentTypeError as e:
             raise UsageError(f"{origin}: {name}: {e}") from None
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
@@ -306,11 +312,6 @@ def resolve(args: argparse.Namespace, device_kind: str) -> Resolved:
     return Resolved(cfg, run, {**every, **sources}, notes)
 
 
-def resolve_settings(args: argparse.Namespace, device_kind: str) -> tuple[Config, RunOptions]:
-    resolved = resolve(args, device_kind)
-    return resolved.cfg, resolved.run
-
-
 def _config_message(message: str, sources: dict[str, str]) -> str:
     """A Config error with where the bad value came from, when it did not come from a flag."""
     match = re.match(r"config field (\w+)=", message)
@@ -347,17 +348,9 @@ def check_run_options(run: RunOptions) -> None:
 
 
 def _check_type(name: str, value: Any) -> None:
-    hint = _HINTS[name]
-    ok = (
-        isinstance(value, bool)
-        if hint is bool
-        else isinstance(value, hint) and not isinstance(value, bool)
-        if hint is int
-        else isinstance(value, (int, float)) and not isinstance(value, bool)
-    )
-    if not ok:
-        kind = {bool: "true or false", int: "an integer", float: "a number"}[hint]
-        raise UsageError(f"--{name}={value!r} is invalid: must be {kind}")
+    allowed = type_mismatch(value, _HINTS[name], finite=False)
+    if allowed is not None:
+        raise UsageError(f"--{name}={value!r} is invalid: must be {allowed}")
 
 
 # --- the parser -------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ are those of `ddpg_jax.train`. Bad input prints one line and exits 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import itertools
 import pathlib
@@ -27,10 +28,13 @@ import sys
 import typing
 from typing import Any
 
+from ddpg_jax import host_loop, hyperparams, memory, run_dir, run_lock, run_setup, settings
+from ddpg_jax.checkpoint import CheckpointError
 from ddpg_jax.cli import UsageError
 from ddpg_jax.cli import run as run_cli
 from ddpg_jax.config import Config, ConfigError, field_names
 from ddpg_jax.hyperparams import TRACEABLE
+from ddpg_jax.run_dir import RunDirError
 
 DESCRIPTION = (
     "Sweep DDPG hyperparameters in one process: the --grid variants are vmapped together with "
@@ -47,8 +51,6 @@ class GridPoint:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ddpg_jax import settings
-
     parser = settings.build_parser(prog="python -m ddpg_jax.sweep", description=DESCRIPTION)
     parser.add_argument(
         "--grid",
@@ -99,8 +101,6 @@ def parse_grid(specs: list[str]) -> list[tuple[str, list[Any]]]:
 
 
 def _convert(field: str, hint: Any, text: str) -> Any:
-    from ddpg_jax.cli import parse_bool
-
     if typing.get_origin(hint) is typing.Literal:
         choices = typing.get_args(hint)
         if text not in choices:
@@ -109,8 +109,8 @@ def _convert(field: str, hint: Any, text: str) -> Any:
             )
         return text
     try:
-        return parse_bool(text) if hint is bool else hint(text)
-    except (ValueError, argparse.ArgumentTypeError) as e:
+        return settings.parse_value(hint, text)
+    except argparse.ArgumentTypeError as e:
         raise UsageError(f"--grid {field}: invalid value {text!r} ({e})") from None
 
 
@@ -137,12 +137,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    import contextlib
-
-    from ddpg_jax import hyperparams, run_dir, settings, train
-    from ddpg_jax.checkpoint import CheckpointError
-    from ddpg_jax.run_dir import RunDirError
-
     args = build_parser().parse_args(argv)
     if args.resume:
         raise UsageError(
@@ -155,7 +149,7 @@ def _main(argv: list[str] | None) -> int:
     if args.print_config:
         print(settings.describe(resolved))
         return 0
-    cfg, run = resolved.cfg, train.fix_intervals(resolved.cfg, resolved.run)
+    cfg, run = resolved.cfg, run_setup.fix_intervals(resolved.cfg, resolved.run)
     fields = [f for f, _ in grid]
     overridden = sorted(f for f in fields if getattr(args, f) is not None)
     if overridden:
@@ -163,32 +157,30 @@ def _main(argv: list[str] | None) -> int:
             f"--{overridden[0]} is also in a --grid; give its values in the --grid only"
         )
     swept = variants(cfg, grid)
-    env = train.make_env(run)
-    train.check_memory(cfg.replace(num_seeds=cfg.num_seeds * len(swept)), env, run)
+    env = run_setup.make_env(run)
+    memory.check(cfg.replace(num_seeds=cfg.num_seeds * len(swept)), env, run.eval_episodes)
     try:
         root = _create_root(args.out, run.env)
         directories = [run_dir.create(root / v.name, run.env) for v in swept]
     except (RunDirError, CheckpointError) as e:
         raise UsageError(str(e)) from None
-    extra = {**train.run_metadata(run), "sweep_grid": dict(grid)}
+    extra = {**run_setup.run_metadata(run), "sweep_grid": dict(grid)}
     targets = []
     for v, directory in zip(swept, directories, strict=True):
         run_dir.save_config(directory, v.cfg, {**extra, "variant": v.name})
         hp = hyperparams.hyperparams(v.cfg, fields)
-        targets.append(train.Variant(directory, v.cfg, label=v.name, hp=hp))
+        targets.append(run_setup.Variant(directory, v.cfg, label=v.name, hp=hp))
     with contextlib.ExitStack() as locks:
         try:
             for directory in directories:
-                locks.enter_context(run_dir.lock(directory))
+                locks.enter_context(run_lock.acquire(directory))
         except RunDirError as e:
             raise UsageError(str(e)) from None
-        return train.host_loop(cfg, run, targets, env=env)
+        return host_loop.host_loop(cfg, run, targets, env)
 
 
 def _create_root(out: str | None, env: str) -> pathlib.Path:
     """The sweep's folder: `out` (absent or empty), or a fresh `runs/<env>-sweep-<date>`."""
-    from ddpg_jax import run_dir
-
     if out is None:
         base = run_dir.default_path(f"{env}-sweep")
         root, n = base, 0

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ddpg_jax.cli import UsageError
+from ddpg_jax.episodes import make_gym_env
 
 RENDERERS = ("egl", "osmesa")
 """Headless MUJOCO_GL values tried in this order when MUJOCO_GL is unset."""
@@ -118,14 +119,6 @@ def check_video_writer() -> None:
             f"videos need imageio with ffmpeg ({type(e).__name__}: {first}); "
             "pip install 'imageio[ffmpeg]'"
         ) from None
-
-
-def make_gym_env(gym_id: str, max_episode_steps: int, render: bool = False) -> Any:
-    """`gymnasium.make(gym_id)` with the time limit, rendering to arrays if `render`."""
-    import gymnasium
-
-    kwargs = {"render_mode": "rgb_array"} if render else {}
-    return gymnasium.make(gym_id, max_episode_steps=max_episode_steps, **kwargs)
 
 
 def write_video(

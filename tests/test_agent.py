@@ -1,18 +1,26 @@
 """The DDPG update against a hand computation, soft updates, TD3 switches, tracing, keys."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from ddpg_jax import Config, agent, schedule
+from ddpg_jax.replay import Transition
+from ddpg_jax.tracing import TRACE_COUNTS
 
 OBS, ACT, BATCH = 2, 1, 4
 
 
-def _batch(key, terminated=(0.0, 1.0, 0.0, 1.0)) -> agent.Batch:
+def _q(cfg, ts, obs, action):
+    """Q(s, a) of the first online critic; `obs` raw."""
+    return agent.q_values(cfg, ts.critic_params, agent.prepare_obs(cfg, ts, obs), action)[0]
+
+
+def _batch(key, terminated=(0.0, 1.0, 0.0, 1.0)) -> Transition:
     k1, k2, k3, k4 = jax.random.split(key, 4)
-    return agent.Batch(
+    return Transition(
         obs=jax.random.normal(k1, (BATCH, OBS)),
         action=jax.random.uniform(k2, (BATCH, ACT), minval=-2, maxval=2),
         reward=jax.random.normal(k3, (BATCH,)),
@@ -163,7 +171,7 @@ def test_actions_respect_bounds_and_q_value_shape():
     assert action.shape == (256, 2)
     assert np.all(action[:, 0] >= -3) and np.all(action[:, 0] <= 3)
     assert np.all(action[:, 1] >= 0) and np.all(action[:, 1] <= 1)
-    assert agent.q_value(cfg, ts, jnp.zeros((5, OBS)), jnp.zeros((5, 2))).shape == (5,)
+    assert _q(cfg, ts, jnp.zeros((5, OBS)), jnp.zeros((5, 2))).shape == (5,)
 
 
 @pytest.mark.parametrize("critic_arch", ["embed", "concat"])
@@ -176,12 +184,12 @@ def test_update_compiles_once_and_keys_are_never_reused(critic_arch):
         batch_size=BATCH,
         buffer_size=BATCH,
     )
-    before = agent.TRACE_COUNTS["update"]
+    before = TRACE_COUNTS["update"]
     with jax.debug_key_reuse(True):
         ts = agent.init(cfg, OBS, ACT, jax.random.key(0))
         for i in range(20):
             ts, metrics = agent.update(cfg, ts, _batch(jax.random.key(100 + i)))
-    assert agent.TRACE_COUNTS["update"] - before == 1
+    assert TRACE_COUNTS["update"] - before == 1
     assert all(np.isfinite(float(v)) for v in metrics.values())
 
 
@@ -191,7 +199,7 @@ def test_n_step_batches_bootstrap_with_their_own_discount():
     batch = _batch(jax.random.key(1))
     discount = jnp.asarray([0.5, 0.0, 0.25, 0.9])
     target = agent.td_target(cfg, ts, batch.replace(discount=discount), jax.random.key(2))
-    next_q = agent.q_value(
+    next_q = _q(
         cfg,
         ts.replace(critic_params=ts.target_critic_params, actor_params=ts.target_actor_params),
         batch.next_obs,
@@ -225,13 +233,13 @@ def test_categorical_twin_target_takes_the_distribution_with_the_smaller_mean():
     np.testing.assert_allclose(agent.td_target(cfg, ts, batch, jax.random.key(2)), want, atol=1e-6)
     ts2, metrics = agent.update(cfg, ts, batch)
     assert np.isfinite(metrics["critic_loss"]) and np.isfinite(metrics["actor_loss"])
-    assert agent.q_value(cfg, ts2, batch.obs, batch.action).shape == (BATCH,)
+    assert _q(cfg, ts2, batch.obs, batch.action).shape == (BATCH,)
 
 
 def test_micro_batched_update_equals_the_whole_batch():
     cfg = Config(hidden_dim=16, batch_size=64, critic_lr=1e-2, actor_lr=1e-2)
     k1, k2, k3, k4, k5 = jax.random.split(jax.random.key(3), 5)
-    batch = agent.Batch(
+    batch = Transition(
         obs=jax.random.normal(k1, (64, OBS)),
         action=jax.random.uniform(k2, (64, ACT), minval=-1, maxval=1),
         reward=jax.random.normal(k3, (64,)),
@@ -298,7 +306,4 @@ def test_skipped_policy_delay_step_leaves_actor_and_targets():
     ts2, m2 = agent.update(cfg, ts1, _batch(jax.random.key(2)))  # step 1: skipped
     assert np.isfinite(m1["actor_loss"]) and np.isnan(m2["actor_loss"])
     for name in ("actor_params", "target_actor_params", "target_critic_params"):
-        for a, b in zip(
-            jax.tree.leaves(getattr(ts1, name)), jax.tree.leaves(getattr(ts2, name)), strict=True
-        ):
-            np.testing.assert_array_equal(a, b)
+        chex.assert_trees_all_equal(getattr(ts1, name), getattr(ts2, name))

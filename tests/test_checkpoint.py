@@ -15,7 +15,8 @@ import pytest
 from flax import struct
 
 from ddpg_jax import normalizer, run_dir
-from ddpg_jax.checkpoint import CHECKSUM_FILE, CheckpointError, CheckpointStore, Policy
+from ddpg_jax.agent import Policy
+from ddpg_jax.checkpoint import CHECKSUM_FILE, CheckpointError, CheckpointStore
 
 NUM_SEEDS = 3
 

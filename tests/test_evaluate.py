@@ -20,7 +20,8 @@ import pytest
 
 import envs
 from ddpg_jax import Config, agent, evaluate, policy, run_dir, video
-from ddpg_jax.checkpoint import CheckpointStore, Policy
+from ddpg_jax.agent import Policy
+from ddpg_jax.checkpoint import CheckpointStore
 
 ENV = "inverted_pendulum"
 HIDDEN = 16

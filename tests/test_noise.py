@@ -1,5 +1,6 @@
 """Exploration noise: OU mean reversion and stationary variance, per-env reset, decay."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,8 +12,10 @@ from ddpg_jax import Config, noise
 def test_ou_mean_reversion_and_stationary_variance():
     cfg = Config(noise_type="ou", ou_theta=0.15, ou_sigma=0.2, ou_dt=1.0)
     # Mean reversion without noise: x_t = (1 - theta dt)^t x_0.
-    x = noise.ou_step(cfg.replace(ou_sigma=0.0), jnp.full((1,), 2.0), jax.random.key(0))
-    np.testing.assert_allclose(x, 2.0 * 0.85, rtol=1e-6)
+    still = cfg.replace(ou_sigma=0.0)
+    start = noise.init(still, 1, 1).replace(ou=jnp.full((1, 1), 2.0))
+    moved, _ = noise.sample(still, start, jax.random.key(0))
+    np.testing.assert_allclose(moved.ou, 2.0 * 0.85, rtol=1e-6)
     # Stationary variance of the AR(1): sigma^2 dt / (1 - (1 - theta dt)^2).
     num_envs, steps = 4096, 400
     state = noise.init(cfg, num_envs, 1)
@@ -44,8 +47,8 @@ def test_ou_reset_only_for_finished_envs_and_scaled_by_decay():
     np.testing.assert_allclose(state.scale, [0.1, 0.05, 0.1])
     state = noise.end_step(cfg, state, jnp.array([False, True, False]))
     np.testing.assert_allclose(state.scale, [0.1, 0.04, 0.1])  # floor min_expl_noise
-    _, out = noise.sample(cfg, state.replace(ou=jnp.ones((3, 2))), jax.random.key(1))
-    ratios = out[:, 0] / noise.ou_step(cfg, jnp.ones((3, 2)), jax.random.key(1))[:, 0]
+    moved, out = noise.sample(cfg, state.replace(ou=jnp.ones((3, 2))), jax.random.key(1))
+    ratios = out[:, 0] / moved.ou[:, 0]  # the noise is the OU value times the env's scale
     np.testing.assert_allclose(ratios, [1.0, 0.4, 1.0], rtol=1e-5)
 
 
@@ -103,8 +106,7 @@ def test_per_env_noise_off_keeps_init_and_redraw_unchanged():
     cfg = Config(expl_noise=0.2)
     plain = noise.init(cfg, 3, 2)
     keyed = noise.init(cfg, 3, 2, key=jax.random.key(0))
-    for a, b in zip(jax.tree.leaves(plain), jax.tree.leaves(keyed), strict=True):
-        np.testing.assert_array_equal(a, b)
+    chex.assert_trees_all_equal(plain, keyed)
     np.testing.assert_array_equal(plain.scale, np.full(3, 0.2, np.float32))
     same = noise.redraw(cfg, plain, jnp.ones(3, bool), jax.random.key(1))
     assert same is plain

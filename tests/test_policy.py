@@ -1,4 +1,4 @@
-"""`ddpg_jax.policy`: the numpy policy of a checkpoint acts through `agent.policy_action` for any
+"""`ddpg_jax.policy`: the numpy policy of a checkpoint acts through `agent.act` for any
 actor shape the config describes, refuses a config that does not describe the saved actor,
 refuses non-finite observations, and loads without log noise.
 
@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from ddpg_jax import Config, agent, policy, run_dir
-from ddpg_jax.checkpoint import CheckpointStore, Policy
+from ddpg_jax.agent import Policy
+from ddpg_jax.checkpoint import CheckpointStore
 
 ENV = "inverted_pendulum"
 OBS, ACT, SEEDS = 4, 1, 2

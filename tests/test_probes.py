@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from ddpg_jax import Config, agent
+from ddpg_jax.replay import Transition
 
 GAMMA = 0.9
 BATCH = 64
@@ -33,7 +34,7 @@ def _uniform_actions(key):
 
 def constant_reward(key):
     """One step, reward 1: Q = 1 everywhere."""
-    return agent.Batch(
+    return Transition(
         obs=jnp.zeros((BATCH, 1)),
         action=_uniform_actions(key),
         reward=jnp.ones(BATCH),
@@ -46,7 +47,7 @@ def obs_reward(key):
     """One step, obs +-1, reward = obs: Q(s) = s."""
     k1, k2 = jax.random.split(key)
     obs = jax.random.choice(k1, jnp.array([-1.0, 1.0]), (BATCH, 1))
-    return agent.Batch(
+    return Transition(
         obs=obs,
         action=_uniform_actions(k2),
         reward=obs[:, 0],
@@ -60,7 +61,7 @@ def two_step(key):
     k1, k2 = jax.random.split(key)
     first = jax.random.bernoulli(k1, 0.5, (BATCH,))
     obs = jnp.where(first, 0.0, 1.0)[:, None]
-    return agent.Batch(
+    return Transition(
         obs=obs,
         action=_uniform_actions(k2),
         reward=jnp.where(first, 0.0, 1.0),
@@ -74,7 +75,7 @@ def action_reward(key):
     k1, k2 = jax.random.split(key)
     obs = jax.random.uniform(k1, (BATCH, 1), minval=-0.6, maxval=0.6)
     action = _uniform_actions(k2)
-    return agent.Batch(
+    return Transition(
         obs=obs,
         action=action,
         reward=-((action - obs)[:, 0] ** 2),
@@ -98,7 +99,8 @@ def _train(make_batch, steps, key, cfg=CFG):
 
 def _q(ts, obs, action, cfg=CFG):
     obs, action = jnp.asarray(obs)[:, None], jnp.asarray(action)[:, None]
-    return np.asarray(agent.q_value(cfg, ts, obs, action))
+    q = agent.q_values(cfg, ts.critic_params, agent.prepare_obs(cfg, ts, obs), action)
+    return np.asarray(q[0])  # the first critic
 
 
 @pytest.mark.parametrize(

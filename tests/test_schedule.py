@@ -3,13 +3,13 @@ start and kept by a resume with a larger total."""
 
 from __future__ import annotations
 
-from ddpg_jax import settings, train
+from ddpg_jax import run_setup, settings
 from ddpg_jax.config import Config
 from ddpg_jax.schedule import make_schedule
 
 
 def _schedule(cfg: Config, **run):
-    return train.schedule_of(cfg, settings.RunOptions(**run))
+    return run_setup.schedule_of(cfg, settings.RunOptions(**run))
 
 
 def test_last_chunk_is_shorter_so_the_run_stops_at_its_total():
@@ -30,7 +30,7 @@ def test_totals_round_up_only_to_whole_vectorised_steps():
 
 def test_fixed_intervals_keep_the_grid_when_the_total_grows():
     cfg = Config(total_steps=3000, num_envs=2)
-    run = train.fix_intervals(cfg, settings.RunOptions(log_every=0, eval_every=0))
+    run = run_setup.fix_intervals(cfg, settings.RunOptions(log_every=0, eval_every=0))
     assert (run.log_every, run.eval_every, run.checkpoint_every) == (60, 300, 300)
     longer = make_schedule(
         cfg.replace(total_steps=7000), run.log_every, run.eval_every, run.checkpoint_every

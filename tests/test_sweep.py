@@ -17,6 +17,8 @@ from ddpg_jax import hyperparams as hps
 from ddpg_jax.checkpoint import CheckpointStore
 from ddpg_jax.metrics_log import read_metrics
 from ddpg_jax.normalizer import INITIAL_COUNT
+from ddpg_jax.replay import Transition
+from ddpg_jax.tracing import TRACE_COUNTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OBS, ACT, BATCH = 3, 2, 8
@@ -25,9 +27,9 @@ OBS, ACT, BATCH = 3, 2, 8
 CLOSE = dict(rtol=1e-5, atol=1e-6)
 
 
-def _batch(i: int) -> agent.Batch:
+def _batch(i: int) -> Transition:
     k = jax.random.split(jax.random.key(100 + i), 5)
-    return agent.Batch(
+    return Transition(
         obs=jax.random.normal(k[0], (BATCH, OBS)),
         action=jax.random.uniform(k[1], (BATCH, ACT), minval=-1, maxval=1),
         reward=jax.random.normal(k[2], (BATCH,)),
@@ -45,7 +47,7 @@ def test_default_state_traces_nothing_and_hyperparams_trace_everything():
     cfg = Config(hidden_dim=8)
     ts = agent.init(cfg, OBS, ACT, jax.random.key(0))
     assert jax.tree.leaves(ts.hp) == [] and ts.hp.traced == ()
-    hp = agent.hyperparams(cfg.replace(noise_type="ou", noise_decay_mode="step"))
+    hp = hps.hyperparams(cfg.replace(noise_type="ou", noise_decay_mode="step"))
     assert hp.traced == hps.TRACEABLE
     assert int(hp.noise_type) == 1 and int(hp.noise_decay_mode) == 1
     assert hp.tau.dtype == jnp.float32 and hp.normalize_obs.dtype == jnp.bool_
@@ -73,10 +75,10 @@ def test_vmapped_update_equals_separate_single_config_updates():
     separate = [train(cfg, agent.init(cfg, OBS, ACT, key)) for cfg in cfgs]
 
     stacked = hps.stack([hps.hyperparams(cfg, variants[0]) for cfg in cfgs])
-    before = agent.TRACE_COUNTS["update"]
+    before = TRACE_COUNTS["update"]
     ts0 = jax.vmap(lambda hp: agent.init(base, OBS, ACT, key, hp=hp))(stacked)
     swept = jax.vmap(lambda ts: train(base, ts))(ts0)
-    assert agent.TRACE_COUNTS["update"] - before == 1  # one trace serves every variant
+    assert TRACE_COUNTS["update"] - before == 1  # one trace serves every variant
 
     for v, (ts, metrics) in enumerate(separate):
         got_ts, got_metrics = jax.tree.map(lambda x, v=v: x[v], swept)
@@ -179,9 +181,9 @@ SWEEP_RUN = [
 
 def test_sweep_cli_writes_one_normal_run_dir_per_variant(tmp_path, capsys):
     out = tmp_path / "sweep"
-    traces = loop.TRACE_COUNTS.get("train_chunk", 0)
+    traces = TRACE_COUNTS.get("train_chunk", 0)
     assert sweep.main([*SWEEP_RUN, f"--out={out}"]) == 0
-    assert loop.TRACE_COUNTS.get("train_chunk", 0) - traces == 1  # one compiled chunk
+    assert TRACE_COUNTS.get("train_chunk", 0) - traces == 1  # one compiled chunk
     assert "2 variants x 2 seed(s)" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["normalize_obs=false", "normalize_obs=true"]
     counts = {}

@@ -6,20 +6,21 @@ import shutil
 import subprocess
 import sys
 
+import chex
 import jax
 import numpy as np
 import pytest
 
-from ddpg_jax import loop, run_dir, train
+from ddpg_jax import host_loop, loop, run_dir, train
 from ddpg_jax.checkpoint import CheckpointStore
 from ddpg_jax.metrics_log import read_metrics
+from ddpg_jax.tracing import TRACE_COUNTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A run that learns visibly in well under a minute of training on 2 cores.
-# Seed 1: the untrained policies' returns depend on the init keys (issue 11 changed how they
-# are derived); seed 1's (about 17) are typical of a random policy, so "3x better" measures
-# learning rather than a lucky start (seed 0's untrained return is now 40).
+# Seed 1: the untrained policies' returns depend on the init keys; seed 1's are typical of a
+# random policy, so "3x better" measures learning rather than a lucky start.
 LEARNING_RUN = [
     "--env=inverted_pendulum",
     "--seed=1",
@@ -69,9 +70,9 @@ TINY_RUN = [
 @pytest.fixture(scope="module")
 def learning_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("learn") / "run"
-    traces_before = loop.TRACE_COUNTS.get("train_chunk", 0)
+    traces_before = TRACE_COUNTS.get("train_chunk", 0)
     assert train.main([*LEARNING_RUN, f"--out={out}"]) == 0
-    return out, loop.TRACE_COUNTS.get("train_chunk", 0) - traces_before
+    return out, TRACE_COUNTS.get("train_chunk", 0) - traces_before
 
 
 def test_short_run_improves_eval_return(learning_run):
@@ -152,8 +153,7 @@ def test_kill_and_resume_equals_uninterrupted_run(tmp_path):
     step_a, policy_a = _final_train_params(run_dir.open_existing(whole))
     step_b, policy_b = _final_train_params(run_dir.open_existing(killed))
     assert step_a == step_b == 3000
-    for a, b in zip(jax.tree.leaves(policy_a), jax.tree.leaves(policy_b), strict=True):
-        np.testing.assert_array_equal(a, b)
+    chex.assert_trees_all_equal(policy_a, policy_b)
     rows_a = read_metrics(run_dir.open_existing(whole))
     rows_b = read_metrics(run_dir.open_existing(killed))
     np.testing.assert_array_equal(rows_a["env_step"], rows_b["env_step"])  # no duplicates
@@ -279,7 +279,7 @@ def test_non_finite_run_stops_with_exit_3_and_keeps_good_checkpoints(tmp_path, c
 
     monkeypatch.setattr(loop, "non_finite_seeds", goes_bad_at_second_chunk)
     out = tmp_path / "run"
-    assert train.main([*RESUMABLE_RUN, f"--out={out}"]) == train.EXIT_NON_FINITE
+    assert train.main([*RESUMABLE_RUN, f"--out={out}"]) == host_loop.EXIT_NON_FINITE
     err = capsys.readouterr().err
     assert "non-finite loss or parameters at env step 2000 in seed(s) [1]" in err
     with CheckpointStore(run_dir.open_existing(out), read_only=True) as store:

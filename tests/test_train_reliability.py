@@ -14,10 +14,10 @@ import jax
 import numpy as np
 import pytest
 
-from ddpg_jax import run_dir, train
+from ddpg_jax import interrupts, run_dir, run_setup, train
 from ddpg_jax.checkpoint import CheckpointStore
+from ddpg_jax.host_loop import EXIT_INTERRUPTED
 from ddpg_jax.metrics_log import read_metrics
-from ddpg_jax.train import EXIT_INTERRUPTED
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = [
@@ -64,10 +64,10 @@ def _read_until(proc: subprocess.Popen, needle: str, timeout: float = 300) -> li
 
 
 def test_sigterm_is_handled_like_ctrl_c():
-    with train.Interrupts() as interrupts:
+    with interrupts.Interrupts() as received:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(0.1)  # the handler runs at the next bytecode boundary
-        assert interrupts.received == "SIGTERM" and interrupts.exit_code == 143
+        assert received.received == "SIGTERM" and received.exit_code == 143
         with pytest.raises(KeyboardInterrupt):  # a second signal stops at once
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(0.1)
@@ -203,7 +203,7 @@ def test_memory_guard_runs_before_anything_is_written(tmp_path, capsys, monkeypa
 
 
 def test_eval_keys_never_equal_init_keys():
-    init_root, eval_root = train.run_keys(0)
+    init_root, eval_root = run_setup.run_keys(0)
     init = {tuple(np.asarray(jax.random.key_data(k))) for k in jax.random.split(init_root, 8)}
     for step in (0, 1, 2, 1000):
         keys = jax.random.split(jax.random.fold_in(eval_root, step), 8)

@@ -71,7 +71,7 @@ def env_rate(env, num_envs: int, horizon: int, wrapped: bool, min_seconds: float
 
 def host_rate(env, num_envs: int, min_seconds: float) -> float:
     """C steps/s of `CPhysics.run` from Python (no JAX), batch of num_envs."""
-    physics = env.c_physics
+    physics = env.physics
     rng = np.random.default_rng(0)
     data = jax.device_get(jax.vmap(env.reset)(jax.random.split(jax.random.key(0), num_envs)).data)
     inputs = {k: np.asarray(getattr(data, k), np.float64) for k in STATE_FIELDS}

@@ -35,9 +35,8 @@ from flax import struct
 from mujoco import mjx
 
 from envs.c_backend import CData, CPhysics
-from envs.physics import PhysicsFn, mjx_step
+from envs.physics import IMPLS, MjxPhysics, PhysicsFn, mjx_step
 
-IMPLS = ("jax", "warp")
 BACKENDS = ("mjx", "mujoco", "auto")
 
 
@@ -108,27 +107,6 @@ def resolve_xml(xml_file: str) -> str:
     return path
 
 
-def put_model(mj_model: mujoco.MjModel, impl: str) -> mjx.Model:
-    """`mjx.put_model` with a clear error when the requested implementation cannot run."""
-    if impl == "jax":
-        return mjx.put_model(mj_model, impl="jax")
-    if impl == "warp":
-        from mujoco.mjx import warp as mjx_warp
-
-        if not mjx_warp.WARP_INSTALLED:
-            raise ValueError(
-                "impl='warp' is not available: the `warp` package (warp-lang) is not installed;"
-                " use impl='jax'"
-            )
-        if jax.default_backend() != "gpu":
-            raise ValueError(
-                f"impl='warp' is not available: it needs a CUDA GPU, but JAX's default backend"
-                f" is {jax.default_backend()!r}; use impl='jax'"
-            )
-        return mjx.put_model(mj_model, impl="warp")
-    raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
-
-
 class Env:
     """Shared machinery of a Gymnasium v5 MuJoCo task on either physics backend.
 
@@ -139,8 +117,10 @@ class Env:
         copies back only these (class attribute).
       backend: "mjx" or "mujoco" (resolved from the constructor's `backend`).
       mj_model: the C `mujoco.MjModel` loaded from the XML.
+      physics: the backend's physics object, `envs.physics.MjxPhysics` or
+        `envs.c_backend.CPhysics`: `step`, `forward`, `blank` and `step_and_forward`, the
+        one interface the env calls.
       model: the MJX model (`mjx.put_model`); None on the "mujoco" backend.
-      c_physics: the `envs.c_backend.CPhysics` on the "mujoco" backend, else None.
       dtype: float dtype of the state (float64 when `jax_enable_x64` was on at construction).
       frame_skip: physics substeps per control step.
       dt: control timestep, `opt.timestep * frame_skip`.
@@ -183,19 +163,8 @@ class Env:
         self.backend = resolve_backend(backend)
         self.frame_skip = int(frame_skip)
         self.dtype = jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64))
-        if self.backend == "mjx":
-            self.model = put_model(self.mj_model, impl)
-            self.c_physics = None
-        else:
-            if impl not in IMPLS:
-                raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
-            if impl != "jax" or physics is not mjx_step:
-                raise ValueError(
-                    "impl and physics choose MJX physics; backend='mujoco' runs C MuJoCo"
-                    " (use backend='mjx' with them)"
-                )
-            self.model = None
-            self.c_physics = CPhysics(self.mj_model, self.frame_skip, self.physics_fields)
+        self.physics = self._make_physics(impl, physics)
+        self.model = self.physics.model
         self.reset_noise_scale = float(reset_noise_scale)
         self.dt = float(self.mj_model.opt.timestep) * self.frame_skip
         self.init_qpos = np.array(self.mj_model.qpos0, dtype=np.float64)
@@ -203,6 +172,18 @@ class Env:
         low, high = self.mj_model.actuator_ctrlrange.copy().astype(np.float32).T
         self.action_low, self.action_high = low, high
         self._physics = physics
+
+    def _make_physics(self, impl: str, physics: PhysicsFn) -> MjxPhysics | CPhysics:
+        if self.backend == "mjx":
+            return MjxPhysics(self.mj_model, self.frame_skip, impl, physics, self.post_physics)
+        if impl not in IMPLS:
+            raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+        if impl != "jax" or physics is not mjx_step:
+            raise ValueError(
+                "impl and physics choose MJX physics; backend='mujoco' runs C MuJoCo"
+                " (use backend='mjx' with them)"
+            )
+        return CPhysics(self.mj_model, self.frame_skip, self.physics_fields)
 
     # ----------------------------------------------------------------------------------
     # Sizes
@@ -264,24 +245,16 @@ class Env:
         `post_physics` (on the "mujoco" backend, C runs `mj_rnePostConstraint` itself when
         the task's `physics_fields` need it). The raw action is the control (Gymnasium does
         not clip it; MuJoCo clamps `ctrl` to `ctrlrange` internally)."""
-        if self.c_physics is not None:
-            return self.c_physics.step(data, action)
-        data = self._physics(self.model, data, action, self.frame_skip)
-        return self.post_physics(data)
+        return self.physics.step(data, action)
 
     def forward(self, data: mjx.Data | CData) -> mjx.Data | CData:
         """`mj_forward` on the backend: `mjx.forward`, or C `mj_forward` via a callback."""
-        if self.c_physics is not None:
-            return self.c_physics.forward(data)
-        return mjx.forward(self.model, data)
+        return self.physics.forward(data)
 
     def blank_state(self) -> State:
         """The state right after `mj_resetData` (qpos0, zero qvel/ctrl/act/qacc_warmstart),
         before any `mj_forward`. `reset` is `set_state(blank_state(), noisy qpos, qvel)`."""
-        if self.c_physics is not None:
-            data = self.c_physics.blank(self.dtype)
-        else:
-            data = mjx.make_data(self.model)
+        data = self.physics.blank(self.dtype)
         zero = jnp.zeros((), data.qpos.dtype)
         return State(
             data=data,
@@ -323,8 +296,6 @@ class Env:
         the reset). A subclass that changes `reset` beyond `sample_init_qpos_qvel` must make
         the two agree (tests/test_c_backend.py checks every task).
         """
-        if self.c_physics is None:
-            return self.step(state, action), self.reset(key)
         action = self._check_step_args(state, action)
         self._check_key(key)
         qpos, qvel = self.sample_init_qpos_qvel(key)
@@ -333,7 +304,7 @@ class Env:
             qpos=jnp.asarray(qpos, blank.data.qpos.dtype),
             qvel=jnp.asarray(qvel, blank.data.qvel.dtype),
         )
-        data, start = self.c_physics.step_and_forward(state.data, action, start)
+        data, start = self.physics.step_and_forward(state.data, action, start)
         fresh = blank.replace(data=start, obs=self._get_obs(start))
         return self._finish_step(state, action, data), fresh
 

@@ -117,7 +117,10 @@ class CPhysics:
         constructor's default) picks "batch" where it can. Both give identical results.
       batch_sizes: batch size of each host call (one per callback, or per `run`), most
         recent last (kept for tests and diagnostics; bounded).
+      model: None: no MJX model (the env's `model` on this backend).
     """
+
+    model = None
 
     def __init__(
         self,

@@ -47,6 +47,8 @@ from mujoco.mjx._src.collision_primitive import _plane_sphere, collider
 from mujoco.mjx._src.collision_types import GeomInfo
 from mujoco.mjx._src.types import GeomType, IntegratorType, JointType
 
+from envs import physics
+
 _PLANE_CAPSULE = (GeomType.PLANE, GeomType.CAPSULE)
 _TABLE_LOCK = threading.RLock()
 
@@ -209,10 +211,4 @@ def step(m: mjx.Model, d: mjx.Data) -> mjx.Data:
 
 def physics_step(model: mjx.Model, data: mjx.Data, ctrl: jax.Array, frame_skip: int) -> mjx.Data:
     """`envs.physics.mjx_step` with the fixed `step`: sets ctrl, runs `frame_skip` substeps."""
-    data = data.replace(ctrl=ctrl.astype(data.ctrl.dtype))
-
-    def substep(d: mjx.Data, _) -> tuple[mjx.Data, None]:
-        return step(model, d), None
-
-    data, _ = jax.lax.scan(substep, data, None, length=frame_skip)
-    return data
+    return physics.substeps(step, model, data, ctrl, frame_skip)

@@ -141,13 +141,13 @@ def test_one_callback_per_step_under_vmap_of_seeds_and_envs():
     actions = jax.random.uniform(jax.random.key(1), (seeds, num_envs, env.action_size), minval=-1)
     batched = jax.jit(jax.vmap(jax.vmap(lambda k, a: env.step(env.reset(k), a))))
     state = batched(keys, actions)
-    assert env.c_physics.batch_sizes[-2:] == [seeds * num_envs] * 2  # forward, then step
+    assert env.physics.batch_sizes[-2:] == [seeds * num_envs] * 2  # forward, then step
     assert state.obs.shape == (seeds, num_envs, env.observation_size)
     assert state.obs.dtype == jnp.float32
     single = jax.jit(lambda k, a: env.step(env.reset(k), a))
     for i, j in ((0, 0), (1, 2), (2, 3)):
         one = single(keys[i, j], actions[i, j])
-        assert env.c_physics.batch_sizes[-1] == 1
+        assert env.physics.batch_sizes[-1] == 1
         np.testing.assert_array_equal(one.obs, state.obs[i, j])
         np.testing.assert_array_equal(one.data.qacc_warmstart, state.data.qacc_warmstart[i, j])
 
@@ -158,8 +158,8 @@ def test_batch_and_pool_engines_agree(name, float64, tmp_path, monkeypatch):
     identical bits for forward and 3 steps of 16 envs, blow-ups included (env 1)."""
     monkeypatch.chdir(tmp_path)  # MuJoCo writes MUJOCO_LOG.TXT on the blow-up's warning
     env = envs.make(name, backend="mujoco")
-    assert env.c_physics.engine == "batch"
-    assert envs.make("ant", backend="mujoco").c_physics.engine == "pool"  # rnePostConstraint
+    assert env.physics.engine == "batch"
+    assert envs.make("ant", backend="mujoco").physics.engine == "pool"  # rnePostConstraint
     physics = {
         e: CPhysics(env.mj_model, env.frame_skip, env.physics_fields, engine=e)
         for e in ("batch", "pool")
@@ -279,9 +279,9 @@ def test_wrapped_step_is_one_callback_and_resets_only_ended_envs():
     action = jax.random.uniform(jax.random.key(1), (4, env.action_size), minval=-1)
     step = jax.jit(wrapped.step)
     jax.block_until_ready(step(state, action))  # compile (runs the callback once)
-    env.c_physics.batch_sizes.clear()
+    env.physics.batch_sizes.clear()
     out = jax.block_until_ready(step(state, action))
-    assert env.c_physics.batch_sizes == [4]
+    assert env.physics.batch_sizes == [4]
 
     plain = jax.jit(jax.vmap(env.step))(state, action)
     np.testing.assert_array_equal(out.info["episode_done"], [0.0, 1.0, 0.0, 0.0])
@@ -331,7 +331,7 @@ def test_short_training_run_two_seeds():
         assert metrics[k].shape == (2,) and np.all(np.isfinite(metrics[k])), (k, metrics[k])
     assert np.all(metrics["train_episodes"] > 0)
     assert int(carry.iteration[0]) == 64
-    assert env.c_physics.batch_sizes[-1] == 2 * 4  # seeds x envs in one callback
+    assert env.physics.batch_sizes[-1] == 2 * 4  # seeds x envs in one callback
     evals = jax.device_get(
         trainer.evaluate_seeds(carry.train_state, jax.random.split(jax.random.key(1), 2))
     )

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Download the wheels a lent GPU machine lacks into .whl/ (git-ignored; the device tool's
+# Download the wheels a fresh GPU machine lacks into .whl/ (git-ignored; the device tool's
 # `run(..., carry=[".whl"])` takes them along). The machine starts with Python 3.12, jax,
 # flax, optax, chex and orbax; gpu_run.sh installs these with --no-deps, so the list is every
 # missing package that ddpg_jax imports, transitive ones included. mujoco-studio is left out:

@@ -57,7 +57,7 @@ LEARNER = {
     "noise_type": "gaussian",
     "expl_noise": 0.1,
     "noise_decay_mode": "none",
-    "policy_delay": 2,  # as CleanRL's DDPG (policy_frequency 2) and the measurement
+    "policy_delay": 2,  # as CleanRL's DDPG (policy_frequency 2)
     "twin_critics": False,
     "target_noise": 0.0,
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The `cpu:` presets as a user runs them (issue 12): for each TASK and SEED, the bare command
+# The `cpu:` presets as a user runs them: for each TASK and SEED, the bare command
 # `python -m ddpg_jax.train --env=TASK --seed=SEED` (run dir runs/preset-TASK-sSEED), its
 # wall-clock, then the Gymnasium score of every seed index (10 episodes) and the records
 # exported to results/runs/preset-TASK/. Tasks run one after another, so each has both cores.

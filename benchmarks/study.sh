@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The many-envs / large-batch study on the CPU with the C MuJoCo backend (issue 12): one task,
+# The many-envs / large-batch study on the CPU with the C MuJoCo backend: one task,
 # several recipes, each run for the same wall-clock budget, evaluated in Gymnasium and its
 # records exported to results/runs/study-<task>/<variant>/. RESULTS.md cites the commands and
 # the table `python -m ddpg_jax.report results/runs/study-<task> --study --target R` prints.

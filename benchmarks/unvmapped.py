@@ -6,9 +6,9 @@ The learner is the task's `cpu:` preset (Hopper: concat critic, twin critics, po
 batch 256, hidden 256). Three programs, each `agent.update` scanned `--updates` times in one
 jit, timed in alternating rounds so that load hits them alike (the median over rounds):
 - `vmap critics, vmap seed`: the twin critics under a `vmap` and a one-seed `vmap` around the
-  scan, as the loop ran before commit a481e7c;
-- `plain critics, vmap seed`: the critics applied one by one (`agent._all_out` now);
-- `plain critics, one seed`: and the seed axis indexed away (`loop.per_seed` now).
+  scan;
+- `plain critics, vmap seed`: the critics applied one by one (as `agent._all_out` does);
+- `plain critics, one seed`: and the seed axis indexed away (as `loop.per_seed` does).
 """
 
 from __future__ import annotations

@@ -121,8 +121,8 @@ class Config:
     warm-up), from actor_lr and critic_lr to this fraction of them; 1.0 keeps them constant."""
     micro_batch: int = 0
     """Compute each update's gradients over slices of this many rows and average them (the
-    same gradients; on a CPU the slices' activations stay in cache, which pays from batch ~2048
-    up). 0: the whole batch at once."""
+    same gradients; on a CPU the slices' activations stay in cache, which pays for large
+    batches: BENCHMARKS.md). 0: the whole batch at once."""
 
     # --- scale of the run ---
     num_envs: int = 1

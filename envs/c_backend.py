@@ -154,10 +154,10 @@ class CPhysics:
         self._init_host_state()
 
     def _init_host_state(self) -> None:
-        # MjData objects are owned here and lent to one chunk at a time. Not thread-locals:
+        # MjData objects are owned here and handed to one chunk at a time. Not thread-locals:
         # the callback runs on XLA's worker threads, whose Python thread state (and with it
         # any thread-local) is torn down after each callback; freeing an MjData there
-        # crashed the process (segfault in jax 0.10.2 + mujoco 4.0.0).
+        # crashes the process (a segfault).
         self._free_data: queue.SimpleQueue[mujoco.MjData] = queue.SimpleQueue()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()

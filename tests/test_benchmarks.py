@@ -1,4 +1,4 @@
-"""The benchmark scripts: their bookkeeping on made-up records (fast), the GPU session script's
+"""The benchmark scripts: their bookkeeping on made-up records (fast), the GPU run script's
 stage budgets, and each script end to end at tiny sizes on the CPU (slow)."""
 
 from __future__ import annotations

@@ -123,12 +123,11 @@ def test_same_returns_as_mjx_inverted_pendulum(float64):
 @pytest.mark.slow
 def test_same_returns_as_mjx_hopper(float64):
     """Hopper, float64, 8 envs, 100 steps without termination (every env falls and hits the
-    ground). Measured (2026-11-21): obs agree to 3e-13 until the first ground impact (step
-    29-38), then differ by up to 2e-3 (not growing: 6e-4 at step 96); returns within 1.7e-5
-    relative (1.6e-3 absolute on ~80). Not chaos: a C run with qvel perturbed by 1e-13 stays
-    within 1e-10 of the unperturbed one over the same 100 steps. So MJX's contact solve at
-    impact differs from C's by ~1e-4 (open; see the report of issue 6). Tolerance: returns
-    within 1e-4 + 1e-4 * |return| (5x the measured difference), same episode lengths."""
+    ground). The observations agree to round-off until the first ground impact, then differ
+    by a little: MJX's contact solve at impact differs from C's, and the difference is not
+    chaos (a C run perturbed by 1e-13 stays within 1e-10 of the unperturbed one). Tolerance:
+    returns within 1e-4 + 1e-4 * |return|, a few times the difference seen, and the same
+    episode lengths."""
     check_same_returns("hopper", num_envs=8, horizon=100, rtol=1e-4, terminate_when_unhealthy=False)
 
 
@@ -239,7 +238,7 @@ def test_backend_choice_and_errors():
     assert envs.resolve_backend("mujoco") == "mujoco"
     expected = "mjx" if jax.default_backend() == "gpu" else "mujoco"
     assert envs.make("hopper", backend="auto").backend == expected
-    assert envs.make("hopper").backend == expected  # make's default is "auto" (issue 13)
+    assert envs.make("hopper").backend == expected  # make's default is "auto"
     with pytest.raises(ValueError, match="backend must be one of"):
         envs.make("hopper", backend="c")
     with pytest.raises(ValueError, match="backend='mujoco' runs C MuJoCo"):

@@ -233,7 +233,7 @@ def test_zero_size_leaves_and_dropped_subtrees_round_trip(rd):
     np.testing.assert_array_equal(restored["qpos"], train["qpos"])
 
 
-# --- integrity: checksums, disk full, quiet logs (issue 11.5, 11.11, 11.12, 13.7) ---
+# --- integrity: checksums, disk full, quiet logs ---
 
 
 def _two_steps(rd, **kwargs):

@@ -355,7 +355,7 @@ def test_unset_mujoco_gl_tries_egl_then_osmesa(monkeypatch):
 
 
 def test_forward_distance_is_reported_for_walking_tasks_only():
-    # Issue 12: Ant standing still scores ~1000, so the table shows how far each episode went.
+    # Ant standing still scores ~1000, so the table shows how far each episode went.
     import types
 
     import gymnasium

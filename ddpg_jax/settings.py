@@ -139,7 +139,7 @@ def default_device_kind() -> str:
 
 def load_preset(env: str, device_kind: str, num_envs: int | None = None) -> dict[str, Any]:
     """The preset's shared keys merged with one section ({} if the task has no preset): the
-    device's (`cpu:` or `gpu:`), or, when `num_envs` is asked for, the section proven nearest
+    device's (`cpu:` or `gpu:`), or, when `num_envs` is asked for, the section set nearest
     that env count (`ddpg_jax.scaling.nearest_section`)."""
     values, _ = preset_section(env, device_kind, num_envs)
     return values
@@ -248,7 +248,7 @@ def _layers(
     if notes and section != device_kind:
         notes = (
             f"--num_envs={settings['num_envs']}: the {env_name} preset's {section}: section "
-            f"(proven at {preset['num_envs']} envs) is nearer that count than its "
+            f"(set for {preset['num_envs']} envs) is nearer that count than its "
             f"{device_kind}: section",
             *notes,
         )

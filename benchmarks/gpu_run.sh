@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU measurement of one 15-minute device lease, in one call of the device tool:
 #   run(command="bash benchmarks/gpu_run.sh all", carry=[".whl"], timeout_s=540)
-# (.whl/ from benchmarks/gpu_wheels.sh). notes/gpu_session.md says where each figure goes.
+# (.whl/ from benchmarks/gpu_wheels.sh). docs/gpu.md says where each figure goes.
 #
 # Stages, in this order, each under its own `timeout` so a slow compile cannot eat the later
 # ones; whatever a stage printed before its timeout is kept. The budgets (seconds; B_*

@@ -245,7 +245,7 @@ def _layers(
         sources[name] = "flag"
     settings = {**preset, **from_file, **flags, "env": env_name}
     notes = _scale(settings, sources, preset, f"{env_name}.yaml ({section})")
-    if notes and section != device_kind:
+    if section != device_kind:
         notes = (
             f"--num_envs={settings['num_envs']}: the {env_name} preset's {section}: section "
             f"(set for {preset['num_envs']} envs) is nearer that count than its "

@@ -101,6 +101,7 @@ def test_flags_win_and_a_far_ratio_is_warned_about_without_stopping():
     # At the section's own env count nothing is derived, and a far batch is still warned about.
     resolved = _resolve(["--env=ant", "--num_envs=2048", "--batch_size=16"], "cpu")
     assert resolved.sources["updates_per_step"] == "preset ant.yaml (gpu)"
+    assert resolved.scale_notes[0].startswith("--num_envs=2048: the ant preset's gpu: section")
     assert any(n.startswith("warning") for n in resolved.scale_notes)
     # Within 4x: no warning.
     base = scaling.Recipe.of(_section("ant", "gpu"))

@@ -183,8 +183,9 @@ def machine() -> dict[str, Any]:
 
 @contextlib.contextmanager
 def precision(x64: bool) -> Iterator[None]:
-    """`jax_enable_x64` set to `x64` inside the block (envs built inside take its dtype);
-    JAX's caches are cleared on the way in and out, as tests/conftest.py does."""
+    """`jax_enable_x64` set to `x64` inside the block (envs built inside take its dtype).
+    JAX's caches are cleared on the way in and out: inner jitted helpers traced in the other
+    precision (e.g. MJX's `tril` in RK4) would otherwise be reused and fail to lower."""
     import jax
 
     previous = jax.config.jax_enable_x64

@@ -4,7 +4,6 @@ Cache dir: $DDPG_JAX_CACHE_DIR, default ~/.cache/ddpg_jax/jax_cache. Set it to a
 folder (or delete the default one) to measure a cold run.
 """
 
-import contextlib
 import os
 import sys
 
@@ -16,6 +15,7 @@ if ROOT not in sys.path:  # run from anywhere without `pip install -e .`
     sys.path.insert(0, ROOT)
 
 from ddpg_jax.cli import cache_dir  # noqa: E402 - after the sys.path fix above
+from ddpg_jax.fidelity import precision  # noqa: E402
 
 CACHE_DIR = cache_dir()
 os.makedirs(CACHE_DIR, exist_ok=True)
@@ -24,18 +24,8 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-@contextlib.contextmanager
 def _float64():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    # Inner jitted helpers traced in float32 by earlier tests (e.g. MJX's `tril` in RK4) are
-    # otherwise reused under x64 and fail to lower (f32/f64 operand mismatch).
-    jax.clear_caches()
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", previous)
-        jax.clear_caches()
+    return precision(True)
 
 
 @pytest.fixture

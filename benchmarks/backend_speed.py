@@ -25,10 +25,10 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ddpg_jax.envs.c_backend import STATE_FIELDS  # noqa: E402
 from machine import describe as describe_machine  # noqa: E402
 
-import envs  # noqa: E402
-from envs.c_backend import STATE_FIELDS  # noqa: E402
+from ddpg_jax import envs  # noqa: E402
 
 
 def timed(fn, state, min_seconds: float) -> tuple[float, int]:

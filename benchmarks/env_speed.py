@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from machine import describe as describe_machine  # noqa: E402
 
-import envs  # noqa: E402
+from ddpg_jax import envs  # noqa: E402
 
 
 def mjx_rate(

@@ -23,8 +23,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import envs  # noqa: E402, F401 - before mujoco.mjx is imported elsewhere (quiet warp notice)
-from ddpg_jax import fidelity  # noqa: E402
+# envs first: it imports mujoco.mjx quietly (its warp notice to stderr) before anything else does.
+from ddpg_jax import envs, fidelity  # noqa: E402, F401
 from ddpg_jax.checkpoint import json_safe  # noqa: E402
 
 

@@ -13,8 +13,7 @@ import jax
 import numpy as np
 import yaml
 
-import envs
-from ddpg_jax import loop, settings
+from ddpg_jax import envs, loop, settings
 from ddpg_jax.config import Config
 
 task = sys.argv[1] if len(sys.argv) > 1 else "hopper"

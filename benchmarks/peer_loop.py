@@ -218,7 +218,7 @@ def main() -> None:
     parser.add_argument("--worker", action="store_true", help="be the peer; print JSON")
     args = parser.parse_args()
     if args.worker:
-        import envs  # noqa: F401 - sends mujoco.mjx's warp message to stderr, as ours does
+        from ddpg_jax import envs  # noqa: F401 - sends mujoco.mjx's warp message to stderr, as ours does
 
         print(json.dumps(peer(args)))
         return

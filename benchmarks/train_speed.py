@@ -39,7 +39,7 @@ import yaml  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine import describe as describe_machine  # noqa: E402
 
-import envs  # noqa: E402
+from ddpg_jax import envs  # noqa: E402
 
 
 def pure_stepping(env, num_envs: int, num_seeds: int, iterations: int) -> float:

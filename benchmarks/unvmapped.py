@@ -21,8 +21,7 @@ import jax
 from machine import describe as describe_machine
 from update_speed import random_batch, scanned_updates
 
-import envs
-from ddpg_jax import agent, settings
+from ddpg_jax import agent, envs, settings
 from ddpg_jax.config import Config
 from ddpg_jax.loop import per_seed
 

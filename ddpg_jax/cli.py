@@ -5,6 +5,7 @@ machine-readable output such as `--json`)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import typing
 from collections.abc import Callable
@@ -39,12 +40,17 @@ def say(message: str) -> None:
 
 
 def run(main: Callable[[list[str] | None], int], argv: list[str] | None) -> int:
-    """`main(argv)`, with a `UsageError` turned into `error: ...` and exit status 2."""
+    """`main(argv)`, with a `UsageError` turned into `error: ...` and exit status 2. A reader
+    that closes stdout early (`| head`) ends the output quietly, as `cat` would."""
     try:
         return main(argv)
     except UsageError as e:
         say(f"error: {e}")
         return EXIT_USAGE
+    except BrokenPipeError:
+        # Python would report the pipe again while flushing stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 CACHE_ENV = "DDPG_JAX_CACHE_DIR"
@@ -53,8 +59,6 @@ CACHE_ENV = "DDPG_JAX_CACHE_DIR"
 
 def cache_dir() -> str:
     """`$DDPG_JAX_CACHE_DIR`, default `~/.cache/ddpg_jax/jax_cache`."""
-    import os
-
     default = os.path.join(os.path.expanduser("~"), ".cache", "ddpg_jax", "jax_cache")
     return os.environ.get(CACHE_ENV) or default
 

@@ -53,8 +53,7 @@ def _mjx_rollout(env_name: str, cfg: Any) -> Any:
     `lax.while_loop`, so it stops once every episode has terminated or hit `max_steps`."""
     import jax
 
-    import envs
-    from ddpg_jax import rollout
+    from ddpg_jax import envs, rollout
 
     # MJX on purpose, also on a CPU: the point is its gap to Gymnasium's C MuJoCo.
     env = envs.make(env_name, backend="mjx")

@@ -261,7 +261,7 @@ def gym_episodes(
 
 def make_mjx_env(env_name: str) -> Any:
     """The MJX env of the task as `evaluate` builds it (in the current precision)."""
-    import envs
+    from ddpg_jax import envs
 
     return envs.make(env_name, backend="mjx")
 
@@ -433,7 +433,7 @@ def option_rows(env: Any, c_pairs: set[tuple[int, int]] | None = None) -> list[d
     from mujoco.mjx._src import collision_driver
     from mujoco.mjx._src.types import GeomType, JointType
 
-    from envs import mjx_fixes
+    from ddpg_jax.envs import mjx_fixes
 
     m, mm = env.mj_model, env.model
     rows = []

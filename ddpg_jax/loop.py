@@ -35,8 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-import envs
-from ddpg_jax import agent, noise, nstep, replay, rollout
+from ddpg_jax import agent, envs, noise, nstep, replay, rollout
 from ddpg_jax import hyperparams as hps
 from ddpg_jax import normalizer as norm
 from ddpg_jax.config import Config

@@ -123,7 +123,7 @@ class SeedPolicies:
 
 def load_seeds(run_dir: str | os.PathLike, checkpoint: int | str = "latest") -> SeedPolicies:
     """Every seed's policy of `checkpoint` ('latest', 'best' or a step) in `run_dir`."""
-    import envs  # the task registry, for the env name only
+    from ddpg_jax import envs  # the task registry, for the env name only
 
     directory = run_dir_lib.open_existing(run_dir)
     cfg, extra = run_dir_lib.load_config(directory)

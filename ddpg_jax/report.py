@@ -367,7 +367,7 @@ def study_table(summaries: list[dict[str, Any]], target: float | None = None) ->
 
 
 def _gym_id(env: str | None) -> str:
-    from envs.registry import GYM_IDS
+    from ddpg_jax.envs.registry import GYM_IDS
 
     return GYM_IDS.get(env, str(env))
 

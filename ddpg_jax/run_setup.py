@@ -11,7 +11,7 @@ from typing import Any
 
 import jax
 
-import envs
+from ddpg_jax import envs
 from ddpg_jax.config import Config
 from ddpg_jax.schedule import Schedule, make_schedule, resolve_intervals
 from ddpg_jax.settings import RunOptions

@@ -222,7 +222,7 @@ def layers(args: argparse.Namespace, device_kind: str) -> tuple[dict[str, Any], 
 def _layers(
     args: argparse.Namespace, device_kind: str
 ) -> tuple[dict[str, Any], dict[str, str], tuple[str, ...]]:
-    import envs
+    from ddpg_jax import envs
 
     config_file = getattr(args, "config", None)
     from_file = (
@@ -323,7 +323,7 @@ def _config_message(message: str, sources: dict[str, str]) -> str:
 
 def check_run_options(run: RunOptions) -> None:
     """Run options outside their range are a `UsageError` naming the flag."""
-    import envs
+    from ddpg_jax import envs
 
     for name in ("episode_length", "eval_episodes", "keep_checkpoints"):
         _check_type(name, getattr(run, name))

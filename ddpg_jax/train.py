@@ -20,8 +20,7 @@ import dataclasses
 import sys
 from typing import Any
 
-import envs
-from ddpg_jax import memory, run_dir, run_lock, settings
+from ddpg_jax import envs, memory, run_dir, run_lock, settings
 from ddpg_jax.checkpoint import CheckpointError, CheckpointStore
 from ddpg_jax.cli import UsageError
 from ddpg_jax.cli import run as run_cli

@@ -4,14 +4,14 @@ Usage: `env = envs.make("hopper", backend="auto")`, `state = env.reset(jax.rando
 `state = env.step(state, action)`; batched training envs: `envs.wrap_for_training(env)`.
 Physics backends: "mjx" (MJX), "mujoco" (C MuJoCo through `jax.pure_callback`, fast on
 CPUs), "auto" ("mjx" on a GPU, else "mujoco"; the default of `make`).
-Never imports `ddpg_jax`.
+Installed as `ddpg_jax.envs`; imports nothing else of `ddpg_jax`, so it can be read and used alone.
 """
 
-from envs import _quiet_mjx  # noqa: F401  (first: keeps mjx's import-time prints off stdout)
-from envs.base import BACKENDS, Env, State, resolve_backend
-from envs.c_backend import CData
-from envs.registry import GYM_IDS, TASKS, canonical_name, env_class, make
-from envs.wrappers import (
+from . import _quiet_mjx  # noqa: F401  (first: keeps mjx's import-time prints off stdout)
+from .base import BACKENDS, Env, State, resolve_backend
+from .c_backend import CData
+from .registry import GYM_IDS, TASKS, canonical_name, env_class, make
+from .wrappers import (
     AutoResetWrapper,
     EpisodeWrapper,
     VmapWrapper,

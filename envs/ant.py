@@ -16,10 +16,10 @@ import jax.numpy as jnp
 import mujoco
 from mujoco import mjx
 
-from envs import mjx_fixes as fixes
-from envs.base import Env, State, resolve_backend
-from envs.c_backend import CData
-from envs.physics import PhysicsFn, mjx_step
+from . import mjx_fixes as fixes
+from .base import Env, State, resolve_backend
+from .c_backend import CData
+from .physics import PhysicsFn, mjx_step
 
 
 def cfrc_ext(data: mjx.Data | CData) -> jax.Array:

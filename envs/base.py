@@ -34,8 +34,8 @@ import numpy as np
 from flax import struct
 from mujoco import mjx
 
-from envs.c_backend import CData, CPhysics
-from envs.physics import IMPLS, MjxPhysics, PhysicsFn, mjx_step
+from .c_backend import CData, CPhysics
+from .physics import IMPLS, MjxPhysics, PhysicsFn, mjx_step
 
 BACKENDS = ("mjx", "mujoco", "auto")
 

@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 from mujoco import mjx
 
-from envs.physics import PhysicsFn, mjx_step
-from envs.planar_walker import PlanarWalker
+from .physics import PhysicsFn, mjx_step
+from .planar_walker import PlanarWalker
 
 
 class Hopper(PlanarWalker):

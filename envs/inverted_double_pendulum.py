@@ -10,8 +10,8 @@ import jax
 import jax.numpy as jnp
 from mujoco import mjx
 
-from envs.base import Env
-from envs.physics import PhysicsFn, mjx_step
+from .base import Env
+from .physics import PhysicsFn, mjx_step
 
 
 class InvertedDoublePendulum(Env):

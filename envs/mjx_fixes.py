@@ -47,7 +47,7 @@ from mujoco.mjx._src.collision_primitive import _plane_sphere, collider
 from mujoco.mjx._src.collision_types import GeomInfo
 from mujoco.mjx._src.types import GeomType, IntegratorType, JointType
 
-from envs import physics
+from . import physics
 
 _PLANE_CAPSULE = (GeomType.PLANE, GeomType.CAPSULE)
 _TABLE_LOCK = threading.RLock()

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from mujoco import mjx
 
-from envs.base import Env
+from .base import Env
 
 
 class PlanarWalker(Env):

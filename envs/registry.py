@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
-from envs.base import Env
+from .base import Env
 
 # canonical name -> (module, class name, Gymnasium id). The single source of truth for tasks.
 _REGISTRY: dict[str, tuple[str, str, str]] = {
-    "ant": ("envs.ant", "Ant", "Ant-v5"),
-    "halfcheetah": ("envs.half_cheetah", "HalfCheetah", "HalfCheetah-v5"),
-    "hopper": ("envs.hopper", "Hopper", "Hopper-v5"),
+    "ant": (".ant", "Ant", "Ant-v5"),
+    "halfcheetah": (".half_cheetah", "HalfCheetah", "HalfCheetah-v5"),
+    "hopper": (".hopper", "Hopper", "Hopper-v5"),
     "inverted_double_pendulum": (
-        "envs.inverted_double_pendulum",
+        ".inverted_double_pendulum",
         "InvertedDoublePendulum",
         "InvertedDoublePendulum-v5",
     ),
-    "inverted_pendulum": ("envs.inverted_pendulum", "InvertedPendulum", "InvertedPendulum-v5"),
-    "walker2d": ("envs.walker2d", "Walker2d", "Walker2d-v5"),
+    "inverted_pendulum": (".inverted_pendulum", "InvertedPendulum", "InvertedPendulum-v5"),
+    "walker2d": (".walker2d", "Walker2d", "Walker2d-v5"),
 }
 
 TASKS: tuple[str, ...] = tuple(_REGISTRY)
@@ -51,7 +52,8 @@ def canonical_name(name: str) -> str:
 def env_class(name: str) -> type[Env]:
     """The env class for a name or Gymnasium id, imported on first use."""
     canonical = canonical_name(name)
-    module_name, class_name, gym_id = _REGISTRY[canonical]
+    relative, class_name, gym_id = _REGISTRY[canonical]
+    module_name = importlib.util.resolve_name(relative, __package__)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:

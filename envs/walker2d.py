@@ -5,8 +5,8 @@ from __future__ import annotations
 import jax
 from mujoco import mjx
 
-from envs.physics import PhysicsFn, mjx_step
-from envs.planar_walker import PlanarWalker
+from .physics import PhysicsFn, mjx_step
+from .planar_walker import PlanarWalker
 
 
 class Walker2d(PlanarWalker):

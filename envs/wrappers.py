@@ -21,7 +21,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from envs.base import State
+from .base import State
 
 
 class Wrapper:

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 import pytest
 
-import envs
+from ddpg_jax import envs
 
 # The default suite compiles MJX physics only for these two (a pendulum and a legged task);
 # the other tasks' MJX cases run under `pytest -m slow`: cold compiles of every task took the

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from ddpg_jax.envs.ant import Ant
 from parity_harness import (
     gym_env,
     gym_obs_after_set_state,
@@ -29,8 +30,6 @@ from parity_harness import (
     step_errors,
     synced_steps,
 )
-
-from envs.ant import Ant
 
 NUM_STATES = 128  # >= 100
 CHUNK = 32  # states per vmapped call; one compile for all chunks

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from ddpg_jax.envs.c_backend import STATE_FIELDS, CData, CPhysics
 from parity_harness import (
     assert_errors_within,
     gym_env,
@@ -36,8 +37,7 @@ from parity_harness import (
     synced_steps,
 )
 
-import envs
-from envs.c_backend import STATE_FIELDS, CData, CPhysics
+from ddpg_jax import envs
 
 NUM_STATES = 64  # Gymnasium states per task, two steps from each
 TOL = 1e-12  # float64 round-off; the physics itself agrees bit for bit
@@ -299,7 +299,7 @@ def test_wrapped_step_is_one_callback_and_resets_only_ended_envs():
 def test_import_prints_nothing():
     """mujoco.mjx prints 'Failed to import warp' to stdout without warp-lang; envs drops it, so
     that `--json` outputs and one-line errors stay clean."""
-    code = "import envs; envs.make('inverted_pendulum', backend='mujoco')"
+    code = "from ddpg_jax import envs; envs.make('inverted_pendulum', backend='mujoco')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout == "", out.stdout
     assert "warp" not in out.stderr, out.stderr

@@ -23,7 +23,7 @@ from parity_harness import (
     synced_steps,
 )
 
-import envs
+from ddpg_jax import envs
 
 NUM_STATES = 128  # per task, >= 100
 NUM_RESETS = 4000  # for the reset-distribution test

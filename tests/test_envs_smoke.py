@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from parity_harness import slow_unless_fast_mjx
 
-import envs
+from ddpg_jax import envs
 
 
 def test_tasks_and_ids():
@@ -107,11 +107,11 @@ def test_jit_vmap_reset_step_float32(name):
 
 
 def test_registered_but_missing_module_gives_clear_error(monkeypatch):
-    """A task whose module is absent (as envs/ant.py was at first) fails with a clear error."""
-    from envs import registry
+    """A task whose module is absent fails with a clear error."""
+    from ddpg_jax.envs import registry
 
-    monkeypatch.setitem(registry._REGISTRY, "ant", ("envs.no_such_module", "Ant", "Ant-v5"))
-    with pytest.raises(ImportError, match="registered but its module envs.no_such_module"):
+    monkeypatch.setitem(registry._REGISTRY, "ant", (".no_such_module", "Ant", "Ant-v5"))
+    with pytest.raises(ImportError, match="registered but its module ddpg_jax.envs.no_such_module"):
         envs.make("Ant-v5")
 
 
@@ -152,3 +152,24 @@ def test_unbatched_step_rejects_batches(backend):
     with pytest.raises(ValueError, match="reset expects one typed PRNG key"):
         jax.eval_shape(env.reset, jax.random.split(jax.random.key(0), 4))
     assert jax.eval_shape(env.step, state, one).obs.shape == (env.observation_size,)
+
+
+def test_envs_never_import_the_trainer():
+    """The tasks are a library of their own: no module under envs/ imports the rest of
+    `ddpg_jax`, and they reach each other by relative imports, so the folder works both as
+    installed (`ddpg_jax/envs/`) and from a checkout."""
+    import ast
+    import pathlib
+
+    folder = pathlib.Path(envs.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] if node.level == 0 else []
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                assert top not in ("ddpg_jax", "envs"), (path.name, name)

@@ -11,10 +11,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from ddpg_jax.envs.base import State
+from ddpg_jax.envs.wrappers import AutoResetWrapper, EpisodeWrapper, VmapWrapper, wrap_for_training
 
-import envs
-from envs.base import State
-from envs.wrappers import AutoResetWrapper, EpisodeWrapper, VmapWrapper, wrap_for_training
+from ddpg_jax import envs
 
 
 class CounterEnv:

@@ -18,8 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from ddpg_jax import Config, agent, evaluate, policy, run_dir, video
+from ddpg_jax import Config, agent, envs, evaluate, policy, run_dir, video
 from ddpg_jax.agent import Policy
 from ddpg_jax.checkpoint import CheckpointStore
 

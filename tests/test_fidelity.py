@@ -121,8 +121,7 @@ def test_mjx_float64_return_gap_within_the_chaos_baseline(tmp_path):
     perturbation of the initial state gives in Gymnasium itself."""
     import jax
 
-    import envs
-    from ddpg_jax import Config, agent, policy, run_dir
+    from ddpg_jax import Config, agent, envs, policy, run_dir
     from ddpg_jax.agent import Policy
     from ddpg_jax.checkpoint import CheckpointStore
 

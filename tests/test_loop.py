@@ -5,8 +5,7 @@ import jax
 import numpy as np
 import pytest
 
-import envs
-from ddpg_jax import Config
+from ddpg_jax import Config, envs
 from ddpg_jax.loop import make_train
 
 CFG = Config(

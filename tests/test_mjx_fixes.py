@@ -12,11 +12,10 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 import pytest
+from ddpg_jax.envs import mjx_fixes
 from mujoco import mjx
 from mujoco.mjx._src import collision_driver
 from mujoco.mjx._src.types import GeomType
-
-from envs import mjx_fixes
 
 pytestmark = pytest.mark.usefixtures("float64_module")  # float64, this module only
 

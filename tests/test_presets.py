@@ -11,8 +11,7 @@ import pathlib
 import pytest
 import yaml
 
-import envs
-from ddpg_jax import settings
+from ddpg_jax import envs, settings
 from ddpg_jax.config import Config
 
 CONFIGS = pathlib.Path(__file__).resolve().parent.parent / "configs"
@@ -238,12 +237,17 @@ def test_presets_ship_in_the_wheel_and_load_from_a_foreign_directory(tmp_path):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         assert {f"ddpg_jax/presets/{p.name}" for p in ALL_YAML} <= names
+        # The tasks install inside the package, never as a top-level `envs` that another
+        # project's `envs` would collide with.
+        assert "ddpg_jax/envs/__init__.py" in names and "ddpg_jax/envs/hopper.py" in names
+        assert not [n for n in names if n.startswith("envs/")]
         z.extractall(tmp_path / "site")
     code = (
         "import sys; sys.meta_path = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
         f"sys.path.insert(0, {str(tmp_path / 'site')!r}); "
         "import ddpg_jax.settings as s; print(s.__file__); "
-        "print(s.load_preset('hopper', 'cpu')['batch_size'])"
+        "print(s.load_preset('hopper', 'cpu')['batch_size']); "
+        "from ddpg_jax import envs; print(envs.__file__)"
     )
     away = tmp_path / "elsewhere"
     away.mkdir()
@@ -252,8 +256,9 @@ def test_presets_ship_in_the_wheel_and_load_from_a_foreign_directory(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=away, env=env, timeout=120
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    where, batch = out.stdout.split()
+    where, batch, envs_where = out.stdout.split()
     assert where.startswith(str(tmp_path / "site"))
+    assert envs_where == str(tmp_path / "site" / "ddpg_jax" / "envs" / "__init__.py")
     assert int(batch) == _doc(CONFIGS / "hopper.yaml")["cpu"]["batch_size"]
 
     # From the repository root a plain `python -m` finds this checkout's `ddpg_jax` first, ahead

@@ -11,8 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from ddpg_jax import Config, agent, loop, noise, normalizer, plot, run_dir, sweep
+from ddpg_jax import Config, agent, envs, loop, noise, normalizer, plot, run_dir, sweep
 from ddpg_jax import hyperparams as hps
 from ddpg_jax.checkpoint import CheckpointStore
 from ddpg_jax.metrics_log import read_metrics

@@ -299,3 +299,17 @@ def test_non_finite_detection_names_the_seed():
     assert loop.non_finite_seeds(fake, finite) == [2]
     finite["critic_loss"][0] = np.inf
     assert loop.non_finite_seeds(fake, finite) == [0, 2]
+
+
+def test_print_config_into_a_closed_pipe_ends_quietly():
+    """`train --print_config | head -1` is how people skim the settings: the closed pipe must
+    not become a traceback."""
+    out = subprocess.run(
+        f"{sys.executable} -m ddpg_jax.train --env=hopper --print_config | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.stdout == "# run options\n"
+    assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr, out.stderr

@@ -35,6 +35,7 @@ from ddpg_jax.cli import Parser, UsageError
 from ddpg_jax.cli import run as run_cli
 from ddpg_jax.cli import say as _print
 from ddpg_jax.episodes import run_gym_episodes, run_mjx_episodes
+from ddpg_jax.formatting import mean_std
 
 DEFAULT_EPISODE_LENGTH = 1000
 """Time limit of a run dir that records no `run.episode_length`: Gymnasium's own."""
@@ -348,11 +349,12 @@ def format_table(result: dict[str, Any]) -> str:
     if len(result["seeds"]) > 1:
         rows.append(("all", result))
     for name, r in rows:
-        line = f"{name:>4}  {_pm(r['gym_mean'], r['gym_std']):>18}  {r['gym_length_mean']:>8.1f}"
+        gym = mean_std(r["gym_mean"], r["gym_std"], 1)
+        line = f"{name:>4}  {gym:>18}  {r['gym_length_mean']:>8.1f}"
         if walks:
-            line += f"  {_pm(r['gym_distance_mean'], r['gym_distance_std']):>14}"
+            line += f"  {mean_std(r['gym_distance_mean'], r['gym_distance_std'], 1):>14}"
         if mjx:
-            line += f"  {_pm(r['mjx_mean'], r['mjx_std']):>18}  {format_gap(r):>8}"
+            line += f"  {mean_std(r['mjx_mean'], r['mjx_std'], 1):>18}  {format_gap(r):>8}"
         lines.append(line + ("   (mean ± std over seeds)" if name == "all" else ""))
     return "\n".join(lines + ([_GAP_NOTE] if mjx else []))
 
@@ -372,16 +374,12 @@ def format_sweep_table(results: list[dict[str, Any]]) -> str:
     for r in results:
         line = (
             f"{r['label']:<{width}}  {r['checkpoint_step']:>9}  {len(r['seeds']):>5}  "
-            f"{_pm(r['gym_mean'], r['gym_std']):>18}  {r['gym_length_mean']:>8.1f}"
+            f"{mean_std(r['gym_mean'], r['gym_std'], 1):>18}  {r['gym_length_mean']:>8.1f}"
         )
         if mjx:
-            line += f"  {_pm(r['mjx_mean'], r['mjx_std']):>18}  {format_gap(r):>8}"
+            line += f"  {mean_std(r['mjx_mean'], r['mjx_std'], 1):>18}  {format_gap(r):>8}"
         lines.append(line)
     return "\n".join(lines + ([_GAP_NOTE] if mjx else []))
-
-
-def _pm(mean: float, std: float) -> str:
-    return f"{mean:.1f} ± {std:.1f}"
 
 
 if __name__ == "__main__":

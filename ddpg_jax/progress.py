@@ -15,11 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from ddpg_jax.formatting import mean_std
+
 
 def _mean_spread(values: Any) -> str:
     values = np.asarray(values, np.float64).reshape(-1)
     if values.size >= 2:
-        return f"{np.mean(values):.1f} ± {np.std(values):.1f}"
+        return mean_std(np.mean(values), np.std(values), 1)
     return f"{np.mean(values):.1f}"
 
 

@@ -243,7 +243,7 @@ def test_every_sweep_command_gives_its_variants_settings():
         words = shlex.split(table["command"])
         base = " ".join(w for i, w in enumerate(words) if "--grid" not in words[i - 1 : i + 1])
         for path in table["records"]:
-            for variant in report.find_run_dirs([str(report.RECORDS / path)]):
+            for variant in report.run_dirs_named([str(report.RECORDS / path)]):
                 recorded, extra = _recorded(variant)
                 flags = " ".join(f"--{kv}" for kv in extra["variant"].split(","))
                 resolved, _ = _resolved(f"{base} {flags}")

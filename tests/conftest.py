@@ -15,7 +15,7 @@ if ROOT not in sys.path:  # run from anywhere without `pip install -e .`
     sys.path.insert(0, ROOT)
 
 from ddpg_jax.cli import cache_dir  # noqa: E402 - after the sys.path fix above
-from ddpg_jax.fidelity import precision  # noqa: E402
+from ddpg_jax.fidelity_mjx import precision  # noqa: E402
 
 CACHE_DIR = cache_dir()
 os.makedirs(CACHE_DIR, exist_ok=True)

@@ -1,0 +1,101 @@
+"""A fidelity record as people read it: one markdown row per record under `MARKDOWN_HEADER`,
+and the machine it was measured on."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import platform
+from importlib.metadata import version
+from typing import Any
+
+import jax
+import mujoco
+import numpy as np
+
+from ddpg_jax.fidelity_chaos import PERTURBATIONS
+from ddpg_jax.formatting import mean_std
+
+MARKDOWN_HEADER = (
+    "| task (checkpoint) | C return | C +1e-9 (gap) | C +1e-6 (gap) | MJX f32 (gap) | "
+    "MJX f64 (gap) | lengths C / f32 / f64 | first step > 1e-6, f32 / f64 (median) | "
+    "one-step error f32 / f64 (max, median) |\n|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def summary_row(record: dict[str, Any]) -> str:
+    """One markdown row of `MARKDOWN_HEADER` for a `benchmarks/fidelity.py` record."""
+
+    def ret(key: str) -> str:
+        s = record.get(key)
+        if s is None:
+            return "-"
+        gap = f" ({100 * s['gap']:+.1f}%)" if "gap" in s else ""
+        return f"{mean_std(s['mean'], s['std'])}{gap}"
+
+    def lengths() -> str:
+        keys = ("gym", "mjx_float32", "mjx_float64")
+        return " / ".join(f"{record[k]['length_mean']:.0f}" if k in record else "-" for k in keys)
+
+    def steps() -> str:
+        out = []
+        for p in ("float32", "float64"):
+            div = record.get("divergence", {}).get(p)
+            if div is None:
+                out.append("-")
+                continue
+            s = [d["step"] for d in div]
+            never = sum(x is None for x in s)
+            med = np.median([x for x in s if x is not None]) if never < len(s) else None
+            out.append(
+                ("never" if med is None else f"{med:.0f}")
+                + (f" ({never} never)" if never and med is not None else "")
+            )
+        return " / ".join(out)
+
+    def local() -> str:
+        out = []
+        for p in ("float32", "float64"):
+            e = record.get("local", {}).get(p)
+            out.append("-" if e is None else f"{e['max']:.1e}, {e['median']:.1e}")
+        return " / ".join(out)
+
+    pert = [f"gym_perturbed_{p:g}" for p in PERTURBATIONS]
+    cells = [
+        f"{record['gym_id']} ({record['checkpoint_step']})",
+        ret("gym"),
+        ret(pert[0]),
+        ret(pert[1]),
+        ret("mjx_float32"),
+        ret("mjx_float64"),
+        lengths(),
+        steps(),
+        local(),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, AVX-512 or not, cores, load average, date and library versions."""
+    cpu, flags = platform.processor() or platform.machine(), ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+        cpu = next(ln.split(":", 1)[1].strip() for ln in text.splitlines() if "model name" in ln)
+        flags = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    except (OSError, StopIteration):
+        pass
+    versions = {"jax": jax.__version__, "mujoco": mujoco.__version__}
+    for name in ("mujoco-mjx", "gymnasium"):
+        with contextlib.suppress(Exception):
+            versions[name] = version(name)
+    return {
+        "cpu": cpu,
+        "avx512f": "avx512f" in flags.split(),
+        "cores": len(os.sched_getaffinity(0)),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "jax_backend": jax.default_backend(),
+        "versions": versions,
+    }

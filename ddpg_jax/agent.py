@@ -212,14 +212,16 @@ def _optimizer(cfg: Config, *parts: optax.GradientTransformation) -> optax.Gradi
     return parts[0] if len(parts) == 1 else optax.chain(*parts)
 
 
-def td_target(cfg: Config, ts: TrainState, batch: Transition, key: jax.Array) -> jax.Array:
+def td_target(
+    cfg: Config, ts: TrainState, batch: Transition, key: jax.Array, axis_name: str | None = None
+) -> jax.Array:
     """`r + discount * min_i Q'_i(s', mu'(s') + smoothing)`, `[batch]`, without gradient; for a
     categorical critic the projected target distribution `[batch, num_atoms]` instead.
 
     The discount is `gamma * (1 - terminated)`, or the batch's own `discount` for n-step
     transitions (gamma^m, zero after a termination)."""
     next_obs_in = prepare_obs(cfg, ts, batch.next_obs)
-    next_action = target_action(cfg, ts, next_obs_in, key)
+    next_action = target_action(cfg, ts, next_obs_in, key, axis_name)
     if cfg.distributional:
         logits = _all_out(cfg, ts.target_critic_params, next_obs_in, next_action)
         probs = jax.nn.softmax(logits, axis=-1)  # [num_critics, batch, num_atoms]
@@ -240,13 +242,21 @@ def discount(cfg: Config, ts: TrainState, batch: Transition) -> jax.Array:
     return hps.value(cfg, ts.hp, "gamma") * (1.0 - batch.terminated)
 
 
-def target_action(cfg: Config, ts: TrainState, next_obs_in: jax.Array, key: jax.Array):
-    """mu'(s'), with TD3's clipped smoothing noise when `target_noise > 0`."""
+def target_action(
+    cfg: Config,
+    ts: TrainState,
+    next_obs_in: jax.Array,
+    key: jax.Array,
+    axis_name: str | None = None,
+):
+    """mu'(s'), with TD3's clipped smoothing noise when `target_noise > 0`. Under
+    `axis_name` the rows are this device's part of a batch split along that mesh axis, and
+    get their part of one draw for the whole batch."""
     next_action = _policy(cfg, ts, ts.target_actor_params, next_obs_in)
     target_noise = hps.value(cfg, ts.hp, "target_noise")
 
     def smoothed():
-        eps = jax.random.normal(key, next_action.shape, next_action.dtype)
+        eps = _normal_rows(key, next_action, axis_name)
         clip = cfg.target_noise_clip
         smoothing = jnp.clip(eps * target_noise, -clip, clip) * ts.action_scale
         low, high = ts.action_bias - ts.action_scale, ts.action_bias + ts.action_scale
@@ -279,11 +289,13 @@ def actor_loss(
     return -jnp.mean(q_values(cfg, first_critic, obs_in, action)[0])
 
 
-def critic_step(cfg: Config, ts: TrainState, batch: Transition) -> tuple[TrainState, dict]:
+def critic_step(
+    cfg: Config, ts: TrainState, batch: Transition, axis_name: str | None = None
+) -> tuple[TrainState, dict]:
     """One gradient step of the critic(s) on `batch`; counts an update (`ts.step`)."""
     key, smoothing_key = jax.random.split(ts.key)
     obs_in = prepare_obs(cfg, ts, batch.obs)
-    target = td_target(cfg, ts, batch, smoothing_key)
+    target = td_target(cfg, ts, batch, smoothing_key, axis_name)
     (loss, q), grads = microbatch.value_and_grad(
         lambda p, d: critic_loss(cfg, ts, p, *d),
         ts.critic_params,
@@ -291,6 +303,7 @@ def critic_step(cfg: Config, ts: TrainState, batch: Transition) -> tuple[TrainSt
         cfg.micro_batch,
         has_aux=True,
     )  # q: [num_critics, batch], or [slices, num_critics, micro] when micro-batched
+    grads = _across(axis_name, grads)
     updates, opt_state = _critic_optimizer(cfg, ts.hp).update(
         grads, ts.critic_opt_state, ts.critic_params
     )
@@ -307,21 +320,42 @@ def critic_step(cfg: Config, ts: TrainState, batch: Transition) -> tuple[TrainSt
         "q_mean": jnp.mean(q[..., 0, :]),
         "target_q_mean": jnp.mean(target_q),
     }
-    return ts, metrics
+    return ts, _across(axis_name, metrics)
 
 
-def actor_step(cfg: Config, ts: TrainState, batch: Transition) -> tuple[TrainState, jax.Array]:
+def actor_step(
+    cfg: Config, ts: TrainState, batch: Transition, axis_name: str | None = None
+) -> tuple[TrainState, jax.Array]:
     """One gradient step of the actor on `batch` through the current critic; returns the loss."""
     obs_in = prepare_obs(cfg, ts, batch.obs)
     loss, grads = jax.value_and_grad(lambda p: actor_loss(cfg, ts, p, ts.critic_params, obs_in))(
         ts.actor_params
     )
+    grads, loss = _across(axis_name, (grads, loss))
     updates, opt_state = _actor_optimizer(cfg, ts.hp).update(
         grads, ts.actor_opt_state, ts.actor_params
     )
     updates = _scaled(cfg, ts.step, updates)
     actor_params = optax.apply_updates(ts.actor_params, updates)
     return ts.replace(actor_params=actor_params, actor_opt_state=opt_state), loss
+
+
+def _across(axis_name: str | None, tree: Any) -> Any:
+    """Means over the mesh axis `axis_name` of per-device batch means (the devices' parts of
+    a batch are equal, so this is the whole batch's mean); `tree` itself without one."""
+    return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
+
+
+def _normal_rows(key: jax.Array, like: jax.Array, axis_name: str | None) -> jax.Array:
+    """Standard normals shaped as `like` `[rows, ...]`: under `axis_name`, this device's
+    rows of one draw over the devices' rows together, so a row's noise is the same however
+    many devices share the batch."""
+    if axis_name is None:
+        return jax.random.normal(key, like.shape, like.dtype)
+    rows = like.shape[0]
+    devices = jax.lax.axis_size(axis_name)
+    whole = jax.random.normal(key, (rows * devices, *like.shape[1:]), like.dtype)
+    return jax.lax.dynamic_slice_in_dim(whole, jax.lax.axis_index(axis_name) * rows, rows)
 
 
 def target_update(cfg: Config, ts: TrainState) -> TrainState:
@@ -336,10 +370,10 @@ def target_update(cfg: Config, ts: TrainState) -> TrainState:
 
 
 def actor_and_targets(
-    cfg: Config, ts: TrainState, batch: Transition
+    cfg: Config, ts: TrainState, batch: Transition, axis_name: str | None = None
 ) -> tuple[TrainState, jax.Array]:
     """The delayed half of an update: actor step, then soft target updates."""
-    ts, loss = actor_step(cfg, ts, batch)
+    ts, loss = actor_step(cfg, ts, batch, axis_name)
     return target_update(cfg, ts), loss
 
 
@@ -354,10 +388,14 @@ def _check_batch(batch: Transition) -> None:
     chex.assert_equal_shape([batch.obs, batch.next_obs])
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(jax.jit, static_argnums=0, static_argnames="axis_name")
 @functools.partial(count_traces, "update")
 def update(
-    cfg: Config, ts: TrainState, batch: Transition, update_index: jax.Array | None = None
+    cfg: Config,
+    ts: TrainState,
+    batch: Transition,
+    update_index: jax.Array | None = None,
+    axis_name: str | None = None,
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """One DDPG (or TD3) update on `batch`; returns the new state and scalar metrics.
 
@@ -367,17 +405,21 @@ def update(
     `ts.step`) is a multiple of `policy_delay`; the training loop passes its own count, the
     same for every seed, so that under `vmap` the skipped half is skipped, not computed and
     thrown away. A skipped half reports `actor_loss` NaN and `actor_updates` 0.
+
+    Under `shard_map`, `axis_name` names the mesh axis along which `batch` is split into
+    equal parts, one per device: gradients and metrics are averaged over it, so every device
+    makes the same step.
     """
     _check_batch(batch)
     index = ts.step if update_index is None else update_index
-    ts, metrics = critic_step(cfg, ts, batch)
+    ts, metrics = critic_step(cfg, ts, batch, axis_name)
     if cfg.policy_delay == 1:
-        ts, loss = actor_and_targets(cfg, ts, batch)
+        ts, loss = actor_and_targets(cfg, ts, batch, axis_name)
         done = jnp.ones((), jnp.float32)
     else:
         ts, loss, done = jax.lax.cond(
             index % cfg.policy_delay == 0,
-            lambda t: (*actor_and_targets(cfg, t, batch), jnp.float32(1)),
+            lambda t: (*actor_and_targets(cfg, t, batch, axis_name), jnp.float32(1)),
             lambda t: (t, jnp.full((), jnp.nan, jnp.float32), jnp.float32(0)),
             ts,
         )

@@ -13,9 +13,8 @@ from typing import Any
 
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from ddpg_jax import envs, hyperparams, loop
+from ddpg_jax import envs, hyperparams, loop, mesh
 from ddpg_jax.agent import Policy
 from ddpg_jax.checkpoint import CheckpointError, CheckpointStore
 from ddpg_jax.cli import EXIT_USAGE, UsageError, enable_compilation_cache
@@ -55,8 +54,14 @@ class HostLoop:
         jax.config.update("jax_default_matmul_precision", "float32")
         enable_compilation_cache()
         self.schedule = schedule_of(cfg, run)
+        self.layout = mesh.choose(run.mesh, self.num_seeds, cfg)
         self.trainer = loop.make_train(
-            cfg, env, self.schedule.chunk_iterations, run.episode_length, run.eval_episodes
+            cfg,
+            env,
+            self.schedule.chunk_iterations,
+            run.episode_length,
+            run.eval_episodes,
+            layout=self.layout,
         )
         self.stores = [
             CheckpointStore(v.directory, keep_last=run.keep_checkpoints) for v in variants
@@ -158,9 +163,7 @@ class HostLoop:
                     "uninterrupted one"
                 )
             _print(f"resumed from env step {resume_step}")
-        sharding = _seed_sharding(self.num_seeds)
-        if sharding is not None:
-            self.carry = jax.device_put(self.carry, sharding)
+        self.carry = mesh.place(self.layout, self.carry)
         self.loggers = [MetricsLogger(v.directory, resume_step=resume_step) for v in self.variants]
 
     def _restore(self) -> int:
@@ -368,6 +371,7 @@ class HostLoop:
             f" {cfg.num_seeds} seed(s) x {cfg.num_envs} env(s), {cfg.total_steps} env steps per "
             f"seed, run dir{'s under' if n > 1 else ''} {where}"
         )
+        self.announce_mesh()
         total = self.schedule.total_env_steps
         # Rounding up to whole vectorised steps is worth a line only where it changes the run.
         if total - cfg.total_steps > 0.001 * cfg.total_steps:
@@ -375,6 +379,15 @@ class HostLoop:
                 f"note: --total_steps={cfg.total_steps} is not a multiple of --num_envs="
                 f"{cfg.num_envs}; the run does {total} env steps per seed (whole vectorised steps)"
             )
+
+    def announce_mesh(self) -> None:
+        """Which devices hold what, when there is more than one."""
+        layout, count = self.layout, len(jax.devices())
+        if count == 1:
+            return
+        unused = f" ({count - layout.size} of {count} left idle)" if layout.size < count else ""
+        split = f", each seed's envs and replay buffer in {layout.envs} parts" * (layout.envs > 1)
+        _print(f"mesh {layout.describe()} (seeds x envs, --mesh={self.opts.mesh}){split}{unused}")
 
     def summary(self, seconds: float) -> str:
         """The closing message: eval return, where the run dirs are, and what to run next."""
@@ -405,16 +418,3 @@ class HostLoop:
             f"      python -m ddpg_jax.evaluate {root}   (every variant)"
         )
         return "\n".join(lines)
-
-
-def _seed_sharding(num_seeds: int) -> Any:
-    """Shards the leading seeds axis over devices when there is more than one and it divides."""
-    devices = jax.devices()
-    if len(devices) < 2:
-        return None
-    if num_seeds % len(devices):
-        _print(f"note: {num_seeds} seeds do not divide over {len(devices)} devices; using one")
-        return None
-    mesh = Mesh(devices, ("seeds",))
-    _print(f"seeds sharded over {len(devices)} devices")
-    return NamedSharding(mesh, PartitionSpec("seeds"))

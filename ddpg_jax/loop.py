@@ -18,6 +18,11 @@ built apart, by `rollout.make_evaluate`.
 traced on its own: `init`, then per iteration `observe`, `step_and_store` and `learn`
 (`warmup_iteration`, `learn_iteration`), and `chunk`, which scans either iteration.
 
+On a device mesh (`ddpg_jax.mesh`) whose `envs` axis splits each seed, `init` and the chunks
+run per device under `shard_map`, each device with its envs, noise, n-step window and replay
+shards (`Setup.split`, `ddpg_jax.env_shards`); without one they are exactly the one-device
+program.
+
 Hyperparameter sweeps (`sweep.py`) use the same functions: `init(key, hp)` stores traced
 hyperparameters (`ddpg_jax.hyperparams.Hyperparams`) in the train state, and every later step
 reads them from there, so variants stack on the vmapped axis together with seeds.
@@ -35,10 +40,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from ddpg_jax import agent, envs, noise, nstep, replay, rollout
+from ddpg_jax import agent, env_shards, envs, mesh, noise, nstep, replay, rollout
 from ddpg_jax import hyperparams as hps
 from ddpg_jax import normalizer as norm
 from ddpg_jax.config import Config
+from ddpg_jax.env_shards import EnvShards
 from ddpg_jax.hyperparams import Hyperparams
 from ddpg_jax.schedule import warmup_iterations
 from ddpg_jax.tracing import count_traces
@@ -152,6 +158,18 @@ class Setup:
     action_size: int
     low: jax.Array  # [action_size] float32
     high: jax.Array  # [action_size] float32
+    split: EnvShards | None = None
+    """How each seed's envs and buffer are split over the mesh's `envs` axis (the iteration
+    then runs under `shard_map`); None: one device holds a seed whole."""
+
+    def rows(self, x: jax.Array) -> jax.Array:
+        """This device's envs' rows of a draw `[num_envs, ...]` over all envs."""
+        return x if self.split is None else self.split.rows(x)
+
+    @property
+    def axis_name(self) -> str | None:
+        """The mesh axis gradients and metrics are averaged over, if a seed is split."""
+        return None if self.split is None else env_shards.AXIS
 
 
 def make_train(
@@ -160,6 +178,7 @@ def make_train(
     chunk_iterations: int,
     episode_length: int = 1000,
     eval_envs: int = 10,
+    layout: mesh.Layout | None = None,
 ) -> Trainer:
     """Builds the pure training functions for `env` (an `envs.Env`, unwrapped).
 
@@ -170,7 +189,12 @@ def make_train(
       chunk_iterations: vectorised env steps per chunk of the host loop.
       episode_length: time limit, as Gymnasium's `max_episode_steps`.
       eval_envs: noise-free evaluation episodes per seed, run in parallel.
+      layout: the device mesh (`ddpg_jax.mesh`); None or one without replay shards: the
+        single-device program (seeds sharded by jit, if the mesh has several devices).
     """
+    split = None
+    if layout is not None and layout.splits_envs:
+        split = EnvShards(cfg.num_envs, layout.shards, layout.envs)
     setup = Setup(
         cfg=cfg,
         env=envs.wrap_for_training(env, episode_length=episode_length),
@@ -178,6 +202,7 @@ def make_train(
         action_size=env.action_size,
         low=jnp.asarray(env.action_low, jnp.float32),
         high=jnp.asarray(env.action_high, jnp.float32),
+        split=split,
     )
     seed_init = functools.partial(init, setup)
     warmup_chunk = functools.partial(chunk, setup, warmup_iteration, chunk_iterations)
@@ -189,16 +214,57 @@ def make_train(
     def learn_seeds(carry: TrainCarry, first, start, stop):
         return per_seed(lambda c: learn_chunk(c, first, start, stop), carry)
 
+    init_seeds = jax.vmap(seed_init)
+    if split is not None:
+        whole = jax.vmap(functools.partial(init, dataclasses.replace(setup, split=None)))
+        init_seeds, warmup_seeds, learn_seeds = _on_mesh(
+            layout, whole, init_seeds, warmup_seeds, learn_seeds
+        )
     return Trainer(
         cfg=cfg,
         chunk_iterations=chunk_iterations,
         warmup_iterations=warmup_iterations(cfg),
         init=seed_init,
-        init_seeds=jax.jit(jax.vmap(seed_init)),
+        init_seeds=jax.jit(init_seeds),
         warmup_seeds=jax.jit(count_traces("warmup_chunk", warmup_seeds), donate_argnums=0),
         learn_seeds=jax.jit(count_traces("train_chunk", learn_seeds), donate_argnums=0),
         evaluate_seeds=rollout.make_evaluate(cfg, env, episode_length, eval_envs),
     )
+
+
+def _on_mesh(layout: mesh.Layout, whole: Callable, init_seeds: Callable, *chunks: Callable):
+    """`init_seeds` `(keys, hp=None) -> carry` and each chunk `(carry, *bounds) -> (carry,
+    sums)`, run per device under `shard_map`: the carry split as `mesh.carry_specs` says, the
+    keys, hyperparameters and per-seed sums (equal on every device along `envs`) along
+    `seeds`, the bounds everywhere. `whole` is the unsplit `init_seeds`, traced only for the
+    carry's tree structure."""
+    grid = layout.mesh()
+    seeds = jax.sharding.PartitionSpec(mesh.SEEDS)
+
+    def placed(*args):
+        specs = mesh.carry_specs(jax.eval_shape(whole, *args))
+        return jax.shard_map(
+            init_seeds, mesh=grid, in_specs=tuple(seeds for _ in args), out_specs=specs
+        )(*args)
+
+    def sharded(chunk_fn: Callable) -> Callable:
+        def run(carry: TrainCarry, *bounds):
+            specs = mesh.carry_specs(carry)
+            bound = jax.sharding.PartitionSpec()
+            return jax.shard_map(
+                chunk_fn,
+                mesh=grid,
+                in_specs=(specs, *(bound for _ in bounds)),
+                out_specs=(specs, seeds),
+                # The chunk's `lax.cond` branches (an iteration, or zeros for a skipped one)
+                # would need every device-varying leaf marked as such to type-check; nothing
+                # here is differentiated through a collective, so the check adds nothing.
+                check_vma=False,
+            )(carry, *bounds)
+
+        return functools.wraps(chunk_fn)(run)
+
+    return (placed, *(sharded(c) for c in chunks))
 
 
 def init(setup: Setup, key: jax.Array, hp: Hyperparams | None = None) -> TrainCarry:
@@ -211,14 +277,22 @@ def init(setup: Setup, key: jax.Array, hp: Hyperparams | None = None) -> TrainCa
     if cfg.per_env_noise:  # split only then, so the default random streams stay as they were
         key, noise_key = jax.random.split(key)
     train_state = agent.init(cfg, obs_size, action_size, agent_key, setup.low, setup.high, hp)
+    split, local_envs = setup.split, cfg.num_envs
+    if split is None:
+        buffer = replay.init(cfg.buffer_size, obs_size, action_size, with_discount=n_step)
+    else:  # this device's envs, and its shards: [shards per device, ...], each its own index
+        local_envs //= split.devices
+        capacity = cfg.buffer_size // split.devices
+        buffer = env_shards.init_buffer(split.per_device, capacity, obs_size, action_size, n_step)
+    exploration = noise.init(cfg, cfg.num_envs, action_size, hp, key=noise_key)
     return TrainCarry(
         train_state=train_state,
-        buffer=replay.init(cfg.buffer_size, obs_size, action_size, with_discount=n_step),
-        env_state=setup.env.reset(jax.random.split(env_key, cfg.num_envs)),
-        noise=noise.init(cfg, cfg.num_envs, action_size, hp, key=noise_key),
+        buffer=buffer,
+        env_state=setup.env.reset(setup.rows(jax.random.split(env_key, cfg.num_envs))),
+        noise=jax.tree.map(setup.rows, exploration),
         key=key,
         iteration=jnp.zeros((), jnp.int32),
-        window=nstep.init(cfg.num_envs, obs_size, action_size, cfg.n_step) if n_step else None,
+        window=nstep.init(local_envs, obs_size, action_size, cfg.n_step) if n_step else None,
     )
 
 
@@ -229,6 +303,8 @@ def observe(setup: Setup, carry: TrainCarry) -> TrainCarry:
     if normalize_obs is False:
         return carry
     obs = carry.env_state.obs.astype(jnp.float32)
+    if setup.split is not None:  # the statistics of all envs, the same on every device
+        obs = setup.split.gather(obs)
     normalizer = hps.where(
         normalize_obs,
         lambda: norm.update(train_state.normalizer, obs),
@@ -258,9 +334,12 @@ def step_and_store(
         gamma = hps.value(setup.cfg, carry.train_state.hp, "gamma")
         over = env_state.info["episode_done"] > 0
         window, transition, valid = nstep.push(window, transition, over, gamma)
+    else:
+        valid = None
+    if setup.split is None:
         buffer = replay.add(carry.buffer, transition, valid)
     else:
-        buffer = replay.add(carry.buffer, transition)
+        buffer = env_shards.add(setup.split, carry.buffer, transition, valid)
     carry = carry.replace(
         buffer=buffer, env_state=env_state, key=key, iteration=carry.iteration + 1, window=window
     )
@@ -275,7 +354,7 @@ def warmup_iteration(setup: Setup, carry: TrainCarry, _) -> tuple[TrainCarry, Me
     # the runs on record, stay reproducible with this code.
     _, random_key = jax.random.split(act_key)
     shape = (setup.cfg.num_envs, setup.action_size)
-    action = jax.random.uniform(random_key, shape, minval=setup.low, maxval=setup.high)
+    action = setup.rows(jax.random.uniform(random_key, shape, minval=setup.low, maxval=setup.high))
     carry, env_state = step_and_store(setup, carry, action, key)
     return carry, _episode_sums(env_state.info)
 
@@ -291,27 +370,40 @@ def learn_iteration(
     noise_key, redraw_key = jax.random.split(act_key)
     ts = carry.train_state
     greedy = agent.act(cfg, ts, carry.env_state.obs.astype(jnp.float32))
-    noise_state, eps = noise.sample(cfg, carry.noise, noise_key, ts.hp)
+    draw = jax.random.normal(noise_key, (cfg.num_envs, setup.action_size), jnp.float32)
+    noise_state, eps = noise.sample(cfg, carry.noise, noise_key, ts.hp, draw=setup.rows(draw))
     action = jnp.clip(greedy + eps * ts.action_scale, setup.low, setup.high)
     carry, env_state = step_and_store(setup, carry, action, key)
     episode_over = env_state.info["episode_done"] > 0
     noise_state = noise.end_step(cfg, noise_state, episode_over, ts.hp)
-    noise_state = noise.redraw(cfg, noise_state, episode_over, redraw_key)
+    fresh = None
+    if cfg.per_env_noise:
+        fresh = setup.rows(noise.draw_scales(cfg, redraw_key, cfg.num_envs))
+    noise_state = noise.redraw(cfg, noise_state, episode_over, redraw_key, fresh=fresh)
     first_update = iteration * cfg.updates_per_step  # the same for every seed
-    ts, update_sums = learn(cfg, ts, carry.buffer, learn_key, first_update)
+    ts, update_sums = learn(cfg, ts, carry.buffer, learn_key, first_update, setup.split)
     carry = carry.replace(train_state=ts, noise=noise_state)
     return carry, {**_episode_sums(env_state.info), **update_sums}
 
 
 def learn(
-    cfg: Config, ts: agent.TrainState, buffer: replay.ReplayState, key: jax.Array, first: Any
+    cfg: Config,
+    ts: agent.TrainState,
+    buffer: replay.ReplayState,
+    key: jax.Array,
+    first: Any,
+    split: EnvShards | None = None,
 ) -> tuple[agent.TrainState, Metrics]:
     """`updates_per_step` calls of `agent.update` on fresh batches, numbered from `first`;
-    sums of their metrics."""
+    sums of their metrics. With `split`, this device's part of each batch from its own shards,
+    and the gradients averaged over the devices that hold the others."""
 
     def one_update(ts, xs):
         k, index = xs
-        return agent.update(cfg, ts, replay.sample(buffer, k, cfg.batch_size), index)
+        if split is None:
+            return agent.update(cfg, ts, replay.sample(buffer, k, cfg.batch_size), index)
+        batch = env_shards.sample(split, buffer, k, cfg.batch_size)
+        return agent.update(cfg, ts, batch, index, axis_name=env_shards.AXIS)
 
     keys = jax.random.split(key, cfg.updates_per_step)
     indices = first + jnp.arange(cfg.updates_per_step, dtype=jnp.int32)
@@ -347,6 +439,10 @@ def chunk(
     carry, per_step = jax.lax.scan(step, carry, iterations)
     sums = _sum_steps(per_step)
     sums["noise_scale"] = jnp.mean(carry.noise.scale)
+    if setup.split is not None:  # episodes of all envs; update metrics are averaged already
+        for name in ("episodes", "return_sum", "length_sum"):
+            sums[name] = setup.split.total(sums[name])
+        sums["noise_scale"] = setup.split.mean(sums["noise_scale"])
     return carry, sums
 
 

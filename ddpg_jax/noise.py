@@ -44,26 +44,35 @@ def init(
     if cfg.per_env_noise:
         if key is None:
             raise ValueError("noise.init needs a key when cfg.per_env_noise is on")
-        scale = _draw_scales(cfg, key, num_envs)
+        scale = draw_scales(cfg, key, num_envs)
     else:
         scale = jnp.full((num_envs,), hps.value(cfg, hp, "expl_noise"), jnp.float32)
     return NoiseState(ou=jnp.zeros((num_envs, action_size), jnp.float32), scale=scale)
 
 
-def _draw_scales(cfg: Config, key: jax.Array, num_envs: int) -> jax.Array:
+def draw_scales(cfg: Config, key: jax.Array, num_envs: int) -> jax.Array:
     """`[num_envs]` scales uniform on `[noise_std_min, noise_std_max]`."""
     return jax.random.uniform(
         key, (num_envs,), jnp.float32, minval=cfg.noise_std_min, maxval=cfg.noise_std_max
     )
 
 
-def redraw(cfg: Config, state: NoiseState, episode_over: jax.Array, key: jax.Array) -> NoiseState:
+def redraw(
+    cfg: Config,
+    state: NoiseState,
+    episode_over: jax.Array,
+    key: jax.Array,
+    fresh: jax.Array | None = None,
+) -> NoiseState:
     """With `cfg.per_env_noise`: envs whose episode ended (`episode_over` `[num_envs]`) draw a
     new scale from `[noise_std_min, noise_std_max]`; the others keep theirs. Without it the
-    state is returned unchanged (the loop need not call it)."""
+    state is returned unchanged (the loop need not call it). `fresh` `[num_envs]`: the scales
+    `draw_scales` drew, when the caller draws them (a device's envs' part of a draw over all
+    envs); default drawn from `key`."""
     if not cfg.per_env_noise:
         return state
-    fresh = _draw_scales(cfg, key, state.scale.shape[0])
+    if fresh is None:
+        fresh = draw_scales(cfg, key, state.scale.shape[0])
     return state.replace(scale=jnp.where(episode_over.astype(bool), fresh, state.scale))
 
 
@@ -74,10 +83,19 @@ def _ou_step(cfg: Config, hp: Hyperparams | None, x: jax.Array, eps: jax.Array) 
 
 
 def sample(
-    cfg: Config, state: NoiseState, key: jax.Array, hp: Hyperparams | None = None
+    cfg: Config,
+    state: NoiseState,
+    key: jax.Array,
+    hp: Hyperparams | None = None,
+    draw: jax.Array | None = None,
 ) -> tuple[NoiseState, jax.Array]:
-    """Advance the noise one step; returns the new state and noise `[num_envs, action_size]`."""
-    eps = jax.random.normal(key, state.ou.shape, state.ou.dtype)  # both types draw this
+    """Advance the noise one step; returns the new state and noise `[num_envs, action_size]`.
+
+    `draw`: the standard normal draw `[num_envs, action_size]` when the caller makes it (a
+    device's envs' part of a draw over all envs); default drawn from `key`."""
+    eps = draw  # both noise types use this draw
+    if eps is None:
+        eps = jax.random.normal(key, state.ou.shape, state.ou.dtype)
 
     def gaussian():
         return state, eps * state.scale[:, None]

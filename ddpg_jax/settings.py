@@ -62,6 +62,10 @@ class RunOptions:
     auto (mjx on a GPU, else mujoco)."""
     impl: str = "jax"
     """MJX implementation: jax, or warp (NVIDIA GPUs with warp-lang)."""
+    mesh: str = "auto"
+    """Device mesh SEEDSxENVS (e.g. 1x8, 4x2): seeds split over SEEDS devices, each seed's
+    envs, replay buffer and batch over ENVS, gradients averaged over them; its product must be
+    the device count. auto: as many devices on seeds as divide the seeds, the rest on envs."""
 
 
 CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(Config))
@@ -323,7 +327,7 @@ def _config_message(message: str, sources: dict[str, str]) -> str:
 
 def check_run_options(run: RunOptions) -> None:
     """Run options outside their range are a `UsageError` naming the flag."""
-    from ddpg_jax import envs
+    from ddpg_jax import envs, mesh
 
     for name in ("episode_length", "eval_episodes", "keep_checkpoints"):
         _check_type(name, getattr(run, name))
@@ -345,6 +349,7 @@ def check_run_options(run: RunOptions) -> None:
         raise UsageError(f"--backend={run.backend!r} is invalid: {e}") from None
     if run.impl not in ("jax", "warp"):
         raise UsageError(f"--impl={run.impl!r} is invalid: must be one of 'jax', 'warp'")
+    mesh.parse(run.mesh)
 
 
 def _check_type(name: str, value: Any) -> None:

@@ -20,7 +20,7 @@ import dataclasses
 import sys
 from typing import Any
 
-from ddpg_jax import envs, memory, run_dir, run_lock, settings
+from ddpg_jax import envs, memory, mesh, run_dir, run_lock, settings
 from ddpg_jax.checkpoint import CheckpointError, CheckpointStore
 from ddpg_jax.cli import UsageError
 from ddpg_jax.cli import run as run_cli
@@ -54,6 +54,7 @@ def _main(argv: list[str] | None) -> int:
         cfg, run = resolved.cfg, fix_intervals(resolved.cfg, resolved.run)
         env = make_env(run)
         check_memory(cfg, env, run)  # before anything is written
+        mesh.choose(run.mesh, cfg.num_seeds, cfg)
         directory = run_dir.create(args.out, run.env)
     except (RunDirError, CheckpointError) as e:
         raise UsageError(str(e)) from None

@@ -14,7 +14,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ddpg_jax import envs, hyperparams, loop, mesh
+from ddpg_jax import chunk_metrics, envs, hyperparams, loop, mesh
 from ddpg_jax.agent import Policy
 from ddpg_jax.checkpoint import CheckpointError, CheckpointStore
 from ddpg_jax.cli import EXIT_USAGE, UsageError, enable_compilation_cache
@@ -266,7 +266,7 @@ class HostLoop:
 
     def check_finite(self, env_step: int, metrics: dict[str, Any]) -> None:
         """Stops logging and saving a variant whose seeds are no longer finite."""
-        bad = loop.non_finite_seeds(self.carry, metrics)
+        bad = chunk_metrics.non_finite_seeds(self.carry, metrics)
         for v, local in self.seeds_by_variant(bad).items():
             if v not in self.active:
                 continue

@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from ddpg_jax import agent, env_shards, envs, mesh, noise, nstep, replay, rollout
+from ddpg_jax import agent, chunk_metrics, env_shards, envs, mesh, noise, nstep, replay, rollout
 from ddpg_jax import hyperparams as hps
 from ddpg_jax import normalizer as norm
 from ddpg_jax.config import Config
@@ -99,8 +99,8 @@ class Trainer:
         warmup_end: int | None = None,
     ) -> tuple[TrainCarry, Metrics]:
         """Iterations `[first_iteration, first_iteration + length)` of every seed, each phase
-        by its own program; returns the carry and the chunk's per-seed metrics (`summarise`,
-        on the host), waiting for both.
+        by its own program; returns the carry and the chunk's per-seed metrics
+        (`chunk_metrics.summarise`, on the host), waiting for both.
 
         `first_iteration` defaults to the carry's own counter (read from the device);
         `length` to `chunk_iterations`; `warmup_end`, the iteration where learning starts, to
@@ -122,7 +122,7 @@ class Trainer:
             start = max(first_iteration, warmup_end)
             carry, sums = self.learn_seeds(carry, first, jnp.int32(start), jnp.int32(end))
             parts.append(sums)
-        return carry, summarise(parts)
+        return carry, chunk_metrics.summarise(parts)
 
 
 def phases(first_iteration: int, length: int, warmup_end: int) -> set[str]:
@@ -217,7 +217,7 @@ def make_train(
     init_seeds = jax.vmap(seed_init)
     if split is not None:
         whole = jax.vmap(functools.partial(init, dataclasses.replace(setup, split=None)))
-        init_seeds, warmup_seeds, learn_seeds = _on_mesh(
+        init_seeds, warmup_seeds, learn_seeds = mesh.on_mesh(
             layout, whole, init_seeds, warmup_seeds, learn_seeds
         )
     return Trainer(
@@ -230,41 +230,6 @@ def make_train(
         learn_seeds=jax.jit(count_traces("train_chunk", learn_seeds), donate_argnums=0),
         evaluate_seeds=rollout.make_evaluate(cfg, env, episode_length, eval_envs),
     )
-
-
-def _on_mesh(layout: mesh.Layout, whole: Callable, init_seeds: Callable, *chunks: Callable):
-    """`init_seeds` `(keys, hp=None) -> carry` and each chunk `(carry, *bounds) -> (carry,
-    sums)`, run per device under `shard_map`: the carry split as `mesh.carry_specs` says, the
-    keys, hyperparameters and per-seed sums (equal on every device along `envs`) along
-    `seeds`, the bounds everywhere. `whole` is the unsplit `init_seeds`, traced only for the
-    carry's tree structure."""
-    grid = layout.mesh()
-    seeds = jax.sharding.PartitionSpec(mesh.SEEDS)
-
-    def placed(*args):
-        specs = mesh.carry_specs(jax.eval_shape(whole, *args))
-        return jax.shard_map(
-            init_seeds, mesh=grid, in_specs=tuple(seeds for _ in args), out_specs=specs
-        )(*args)
-
-    def sharded(chunk_fn: Callable) -> Callable:
-        def run(carry: TrainCarry, *bounds):
-            specs = mesh.carry_specs(carry)
-            bound = jax.sharding.PartitionSpec()
-            return jax.shard_map(
-                chunk_fn,
-                mesh=grid,
-                in_specs=(specs, *(bound for _ in bounds)),
-                out_specs=(specs, seeds),
-                # The chunk's `lax.cond` branches (an iteration, or zeros for a skipped one)
-                # would need every device-varying leaf marked as such to type-check; nothing
-                # here is differentiated through a collective, so the check adds nothing.
-                check_vma=False,
-            )(carry, *bounds)
-
-        return functools.wraps(chunk_fn)(run)
-
-    return (placed, *(sharded(c) for c in chunks))
 
 
 def init(setup: Setup, key: jax.Array, hp: Hyperparams | None = None) -> TrainCarry:
@@ -408,7 +373,7 @@ def learn(
     keys = jax.random.split(key, cfg.updates_per_step)
     indices = first + jnp.arange(cfg.updates_per_step, dtype=jnp.int32)
     ts, per_update = jax.lax.scan(one_update, ts, (keys, indices))
-    sums = {name: jnp.sum(per_update[name]) for name in _CRITIC_METRICS}
+    sums = {name: jnp.sum(per_update[name]) for name in chunk_metrics.CRITIC_METRICS}
     actor_loss, actor_updates = per_update["actor_loss"], per_update["actor_updates"]
     if cfg.policy_delay > 1:  # a skipped actor half reports NaN: the mean is over those done
         actor_loss = jnp.where(actor_updates > 0, actor_loss, 0.0)
@@ -446,10 +411,6 @@ def chunk(
     return carry, sums
 
 
-_CRITIC_METRICS = ("critic_loss", "q_mean", "target_q_mean")
-UPDATE_METRICS = ("critic_loss", "actor_loss", "q_mean", "target_q_mean")
-
-
 def _episode_sums(info: dict[str, jax.Array]) -> Metrics:
     over = (info["episode_done"] > 0).astype(jnp.float32)
     return {
@@ -461,34 +422,6 @@ def _episode_sums(info: dict[str, jax.Array]) -> Metrics:
 
 def _sum_steps(per_step: Metrics) -> Metrics:
     return {name: jnp.sum(values, axis=0) for name, values in per_step.items()}
-
-
-def summarise(parts: list[Metrics]) -> Metrics:
-    """A chunk's metrics (host side) from the sums of its phases: per-seed means of the
-    update metrics over the updates done (NaN without any), train episode return and length
-    over the episodes that ended (NaN without any), and the latest noise scale."""
-    parts = [jax.device_get(p) for p in parts]
-    total: dict[str, np.ndarray] = {}
-    for part in parts:
-        for name, value in part.items():
-            if name == "noise_scale":
-                total[name] = np.asarray(value)
-            else:
-                total[name] = total.get(name, 0) + np.asarray(value, np.float64)
-    seeds = np.shape(total["episodes"])
-
-    def mean(name: str, count: str) -> np.ndarray:
-        counts = total.get(count, np.zeros(seeds))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(counts > 0, total.get(name, 0) / counts, np.nan).astype(np.float32)
-
-    summary = {name: mean(name, "updates") for name in _CRITIC_METRICS}
-    summary["actor_loss"] = mean("actor_loss", "actor_updates")
-    summary["train_episode_return"] = mean("return_sum", "episodes")
-    summary["train_episode_length"] = mean("length_sum", "episodes")
-    summary["train_episodes"] = total["episodes"].astype(np.float32)
-    summary["noise_scale"] = total.get("noise_scale", np.full(seeds, np.nan, np.float32))
-    return summary
 
 
 def checkpoint_item(carry: TrainCarry) -> TrainCarry:
@@ -507,14 +440,3 @@ def from_checkpoint_item(item: TrainCarry, like: TrainCarry) -> TrainCarry:
     """A restored `checkpoint_item` back as a carry, with the `hp` of `like`."""
     train_state = agent.TrainState(**item.train_state, hp=like.train_state.hp)
     return item.replace(train_state=train_state)
-
-
-def non_finite_seeds(carry: TrainCarry, metrics: Metrics) -> list[int]:
-    """Seed indices whose losses or network parameters are no longer finite."""
-    ts = carry.train_state
-    leaves = jax.tree.leaves((ts.actor_params, ts.critic_params))
-    finite = jnp.stack([jnp.all(jnp.isfinite(x.reshape(x.shape[0], -1)), axis=1) for x in leaves])
-    finite = np.array(jnp.all(finite, axis=0))
-    for name in UPDATE_METRICS:  # NaN here also marks "no update yet", so test +-inf and params
-        finite &= ~np.isinf(np.asarray(metrics[name]))
-    return [int(i) for i in np.flatnonzero(~finite)]

@@ -12,8 +12,10 @@ seeds, through jit's sharding propagation; more than one runs each seed's iterat
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -147,3 +149,38 @@ def place(layout: Layout, carry: Any) -> Any:
     if not layout.splits_envs:
         return jax.device_put(carry, NamedSharding(layout.mesh(), PartitionSpec(SEEDS)))
     return jax.device_put(carry, shardings(layout, carry_specs(carry)))
+
+
+def on_mesh(layout: Layout, whole: Callable, init_seeds: Callable, *chunks: Callable):
+    """`init_seeds` `(keys, hp=None) -> carry` and each chunk `(carry, *bounds) -> (carry,
+    sums)`, run per device under `shard_map`: the carry split as `carry_specs` says, the
+    keys, hyperparameters and per-seed sums (equal on every device along `envs`) along
+    `seeds`, the bounds everywhere. `whole` is the unsplit `init_seeds`, traced only for the
+    carry's tree structure."""
+    grid = layout.mesh()
+    seeds = jax.sharding.PartitionSpec(SEEDS)
+
+    def placed(*args):
+        specs = carry_specs(jax.eval_shape(whole, *args))
+        return jax.shard_map(
+            init_seeds, mesh=grid, in_specs=tuple(seeds for _ in args), out_specs=specs
+        )(*args)
+
+    def sharded(chunk_fn: Callable) -> Callable:
+        def run(carry: Any, *bounds):
+            specs = carry_specs(carry)
+            bound = jax.sharding.PartitionSpec()
+            return jax.shard_map(
+                chunk_fn,
+                mesh=grid,
+                in_specs=(specs, *(bound for _ in bounds)),
+                out_specs=(specs, seeds),
+                # The chunk's `lax.cond` branches (an iteration, or zeros for a skipped one)
+                # would need every device-varying leaf marked as such to type-check; nothing
+                # here is differentiated through a collective, so the check adds nothing.
+                check_vma=False,
+            )(carry, *bounds)
+
+        return functools.wraps(chunk_fn)(run)
+
+    return (placed, *(sharded(c) for c in chunks))

@@ -2,8 +2,8 @@
 the layering `Config` defaults < preset < `--config FILE` < flags, validated, with where each
 value came from. Shared by `ddpg_jax.train` and `ddpg_jax.sweep`.
 
-Presets are package data (`ddpg_jax/presets/<env>.yaml`, the repository's `configs/` folder
-installed under that name), so an installed package finds them from any working directory.
+Presets are package data (`ddpg_jax/presets/<env>.yaml`: the repository's `configs/` folder
+installed), so an installed package finds them from any working directory.
 """
 
 from __future__ import annotations
@@ -63,9 +63,8 @@ class RunOptions:
     impl: str = "jax"
     """MJX implementation: jax, or warp (NVIDIA GPUs with warp-lang)."""
     mesh: str = "auto"
-    """Device mesh SEEDSxENVS (e.g. 1x8, 4x2): seeds split over SEEDS devices, each seed's
-    envs, replay buffer and batch over ENVS, gradients averaged over them; its product must be
-    the device count. auto: as many devices on seeds as divide the seeds, the rest on envs."""
+    """Device mesh SEEDSxENVS (1x8, 4x2): seeds over SEEDS devices, each seed's envs, buffer and
+    batch over ENVS; the product is the device count. auto: seeds first, the rest on envs."""
 
 
 CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(Config))
@@ -339,10 +338,10 @@ def check_run_options(run: RunOptions) -> None:
             raise UsageError(
                 f"--{name}={getattr(run, name)} is invalid: must be >= 0 (0 picks a default)"
             )
-    _check_type("max_minutes", run.max_minutes)
+    for name in ("max_minutes", "save_buffer"):
+        _check_type(name, getattr(run, name))
     if not (math.isfinite(run.max_minutes) and run.max_minutes >= 0):
         raise UsageError(f"--max_minutes={run.max_minutes} is invalid: must be >= 0 (0: no budget)")
-    _check_type("save_buffer", run.save_buffer)
     try:
         envs.resolve_backend(run.backend)
     except ValueError as e:

@@ -11,7 +11,7 @@ import jax
 import numpy as np
 import pytest
 
-from ddpg_jax import host_loop, loop, run_dir, train
+from ddpg_jax import chunk_metrics, host_loop, run_dir, train
 from ddpg_jax.checkpoint import CheckpointStore
 from ddpg_jax.metrics_log import read_metrics
 from ddpg_jax.tracing import TRACE_COUNTS
@@ -270,14 +270,14 @@ def test_two_devices_shard_the_seeds(tmp_path):
 
 @pytest.mark.slow  # test_non_finite_detection_names_the_seed checks the detection itself
 def test_non_finite_run_stops_with_exit_3_and_keeps_good_checkpoints(tmp_path, capsys, monkeypatch):
-    real = loop.non_finite_seeds
+    real = chunk_metrics.non_finite_seeds
     calls = []
 
     def goes_bad_at_second_chunk(carry, metrics):
         calls.append(1)
         return [1] if len(calls) >= 2 else real(carry, metrics)
 
-    monkeypatch.setattr(loop, "non_finite_seeds", goes_bad_at_second_chunk)
+    monkeypatch.setattr(chunk_metrics, "non_finite_seeds", goes_bad_at_second_chunk)
     out = tmp_path / "run"
     assert train.main([*RESUMABLE_RUN, f"--out={out}"]) == host_loop.EXIT_NON_FINITE
     err = capsys.readouterr().err
@@ -296,9 +296,9 @@ def test_non_finite_detection_names_the_seed():
         name: np.zeros(3, np.float32)
         for name in ("critic_loss", "actor_loss", "q_mean", "target_q_mean")
     }
-    assert loop.non_finite_seeds(fake, finite) == [2]
+    assert chunk_metrics.non_finite_seeds(fake, finite) == [2]
     finite["critic_loss"][0] = np.inf
-    assert loop.non_finite_seeds(fake, finite) == [0, 2]
+    assert chunk_metrics.non_finite_seeds(fake, finite) == [0, 2]
 
 
 def test_print_config_into_a_closed_pipe_ends_quietly():

@@ -1,4 +1,5 @@
-"""Every ```python block of README.md runs as written, each in a fresh interpreter.
+"""Every ```python block of README.md and docs/library.md runs as written, each in a fresh
+interpreter.
 
 A block that loads a trained run gets a tiny one: a Hopper checkpoint of an untrained policy,
 saved as train saves it, put where the README's example path points (the test's working dir).
@@ -29,11 +30,16 @@ def python_blocks(text: str) -> list[str]:
     return [textwrap.dedent(m.group(2)) for m in BLOCK.finditer(text)]
 
 
-BLOCKS = python_blocks((ROOT / "README.md").read_text())
+# The library page's snippets are the README's, continued: they run the same way.
+BLOCKS = [
+    block
+    for page in ("README.md", "docs/library.md")
+    for block in python_blocks((ROOT / page).read_text())
+]
 
 
 def test_blocks_are_found():
-    assert len(BLOCKS) >= 2  # the library snippet and the policy snippet
+    assert len(BLOCKS) >= 3  # the README's library snippet, the library page's two
     assert python_blocks("text\n  ```python\n  x = 1\n  ```\n") == ["x = 1\n"]
 
 

@@ -85,11 +85,7 @@ def load_run(path: str) -> dict[str, Any]:
     from ddpg_jax import run_dir
     from ddpg_jax.metrics_log import read_metrics
 
-    try:
-        rd = run_dir.open_existing(path)
-        _, extra = run_dir.load_config(rd)
-    except run_dir.RunDirError as e:
-        raise UsageError(str(e)) from None
+    rd, _, extra = run_dir.read_for_cli(path)
     metrics = read_metrics(rd)
     if not metrics or metrics["env_step"].size == 0:
         raise UsageError(

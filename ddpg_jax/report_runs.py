@@ -33,11 +33,7 @@ def run_dirs_named(paths: list[str]) -> list[pathlib.Path]:
 def summarize(path: str | pathlib.Path, target: float | None = None) -> dict[str, Any]:
     """One run dir as a flat dict: what it ran, how long, and how well it scored; with
     `target`, also when the seeds' mean eval return first reached it (`time_to_target`)."""
-    try:
-        rd = run_dir.open_existing(path)
-        cfg, extra = run_dir.load_config(rd)
-    except run_dir.RunDirError as e:
-        raise UsageError(str(e)) from None
+    rd, cfg, extra = run_dir.read_for_cli(path)
     metrics = read_metrics(rd)
     steps = metrics.get("env_step", np.zeros(0))
     if steps.size:

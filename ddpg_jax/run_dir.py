@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from ddpg_jax.cli import UsageError
 from ddpg_jax.config import Config, ConfigError
 
 CONFIG_FILE = "config.yaml"
@@ -159,6 +160,17 @@ def save_config(run_dir: RunDir, cfg: Config, extra: dict[str, Any] | None = Non
     doc = {_VERSION_KEY: FORMAT_VERSION, **plain(extra), _CONFIG_KEY: cfg.to_dict()}
     text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
     atomic_write(run_dir.config_path, text)
+
+
+def read_for_cli(path: str | os.PathLike) -> tuple[RunDir, Config, dict[str, Any]]:
+    """`open_existing` and `load_config` for a command line: a path that is not a readable run
+    dir is a `UsageError` (one line, exit status 2)."""
+    try:
+        found = open_existing(path)
+        cfg, extra = load_config(found)
+    except RunDirError as e:
+        raise UsageError(str(e)) from None
+    return found, cfg, extra
 
 
 def load_config(run_dir: RunDir) -> tuple[Config, dict[str, Any]]:

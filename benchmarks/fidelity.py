@@ -24,7 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # envs first: it imports mujoco.mjx quietly (its warp notice to stderr) before anything else does.
-from ddpg_jax import envs, fidelity  # noqa: E402, F401
+from ddpg_jax import envs, fidelity, machine  # noqa: E402, F401
 from ddpg_jax.checkpoint import json_safe  # noqa: E402
 
 
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint=args.checkpoint,
         command="python benchmarks/fidelity.py "
         + shlex.join(sys.argv[1:] if argv is None else argv),
-        machine=fidelity.machine(),
+        machine=machine.describe(),
         wall_seconds=time.time() - started,
     )
     out = args.out or f"fidelity-{pi.env}-{pi.step}.json"

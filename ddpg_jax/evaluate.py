@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ddpg_jax import video
+from ddpg_jax import machine, video
 from ddpg_jax.checkpoint import json_safe
 from ddpg_jax.cli import Parser, UsageError
 from ddpg_jax.cli import run as run_cli
@@ -162,6 +162,7 @@ def _save(path: pathlib.Path, result: dict[str, Any], argv: list[str] | None) ->
         **json_safe(result),
         "command": "python -m ddpg_jax.evaluate " + shlex.join(args),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine.describe(),
     }
     try:
         saved = run_dir.save_evaluation(run_dir.open_existing(path), doc)

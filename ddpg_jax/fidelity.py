@@ -47,7 +47,7 @@ from ddpg_jax.fidelity_mjx import (
     precision,
 )
 from ddpg_jax.fidelity_options import c_contact_pairs, option_rows
-from ddpg_jax.fidelity_summary import MARKDOWN_HEADER, machine, summary_row
+from ddpg_jax.fidelity_summary import MARKDOWN_HEADER, summary_row
 
 # What callers use from `ddpg_jax.fidelity`; each is defined in one of the modules above.
 __all__ = [
@@ -60,7 +60,6 @@ __all__ = [
     "first_above",
     "gym_episodes",
     "local_errors",
-    "machine",
     "make_mjx_env",
     "measure",
     "mjx_episode",

@@ -3,15 +3,8 @@ and the machine it was measured on."""
 
 from __future__ import annotations
 
-import contextlib
-import datetime
-import os
-import platform
-from importlib.metadata import version
 from typing import Any
 
-import jax
-import mujoco
 import numpy as np
 
 from ddpg_jax.fidelity_chaos import PERTURBATIONS
@@ -74,28 +67,3 @@ def summary_row(record: dict[str, Any]) -> str:
         local(),
     ]
     return "| " + " | ".join(cells) + " |"
-
-
-def machine() -> dict[str, Any]:
-    """CPU model, AVX-512 or not, cores, load average, date and library versions."""
-    cpu, flags = platform.processor() or platform.machine(), ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            text = f.read()
-        cpu = next(ln.split(":", 1)[1].strip() for ln in text.splitlines() if "model name" in ln)
-        flags = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    except (OSError, StopIteration):
-        pass
-    versions = {"jax": jax.__version__, "mujoco": mujoco.__version__}
-    for name in ("mujoco-mjx", "gymnasium"):
-        with contextlib.suppress(Exception):
-            versions[name] = version(name)
-    return {
-        "cpu": cpu,
-        "avx512f": "avx512f" in flags.split(),
-        "cores": len(os.sched_getaffinity(0)),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "jax_backend": jax.default_backend(),
-        "versions": versions,
-    }

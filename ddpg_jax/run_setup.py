@@ -11,7 +11,7 @@ from typing import Any
 
 import jax
 
-from ddpg_jax import envs
+from ddpg_jax import envs, machine
 from ddpg_jax.config import Config
 from ddpg_jax.schedule import Schedule, make_schedule, resolve_intervals
 from ddpg_jax.settings import RunOptions
@@ -59,7 +59,7 @@ def make_env(run: RunOptions) -> Any:
 
 def run_metadata(run: RunOptions) -> dict[str, Any]:
     """What config.yaml records beside the Config: the task, the resolved physics backend, the
-    run options, and the device and start time that results tables report."""
+    run options, and the device, start time and machine (CPU, load) that results tables report."""
     device = jax.devices()[0]
     return {
         "env": run.env,
@@ -68,6 +68,7 @@ def run_metadata(run: RunOptions) -> dict[str, Any]:
         "device": f"{jax.default_backend()}: {len(jax.devices())} x {device.device_kind}",
         "cpu_count": os.cpu_count(),
         "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine.describe(),
     }
 
 

@@ -154,3 +154,13 @@ def _read_scalars(path) -> dict[str, list[tuple[int, float]]]:
         for v in event.summary.value:
             out.setdefault(v.tag, []).append((event.step, v.simple_value))
     return out
+
+
+def test_run_metadata_records_the_machine_and_its_load():
+    """A run's wall-clock means something only beside the CPU it ran on and what else ran."""
+    from ddpg_jax import run_setup
+    from ddpg_jax.settings import RunOptions
+
+    meta = run_setup.run_metadata(RunOptions(env="hopper"))
+    assert isinstance(meta["machine"]["avx512f"], bool)
+    assert len(meta["machine"]["load_average"]) == 3 and meta["machine"]["cpu"]
